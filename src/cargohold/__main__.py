@@ -1,0 +1,3 @@
+from cargohold.cli.main import main
+
+main()

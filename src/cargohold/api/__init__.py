@@ -1,0 +1,1 @@
+"""HTTP layer: parse the request, call a core service, render the response."""

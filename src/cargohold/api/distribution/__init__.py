@@ -1,0 +1,1 @@
+"""The OCI distribution-spec v1.1 data plane (/v2/)."""

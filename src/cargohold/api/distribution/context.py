@@ -1,0 +1,47 @@
+"""What a /v2/ handler needs from the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from cargohold.core.blobs import BlobService
+from cargohold.core.errors import SizeInvalid
+from cargohold.core.listing import ListingService
+from cargohold.core.manifests import ManifestService
+from cargohold.core.uploads import UploadService
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    blobs: BlobService
+    uploads: UploadService
+    manifests: ManifestService
+    listing: ListingService
+    default_registry_id: int
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+def registry_id(request: Request) -> int:
+    """The registry a request addresses (one default registry until registries become resources)."""
+    return services(request).default_registry_id
+
+
+def content_length(request: Request) -> int | None:
+    raw = request.headers.get("content-length")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise SizeInvalid("Content-Length is not a non-negative integer")
+    return int(raw)
+
+
+async def body_stream(request: Request) -> AsyncIterator[bytes]:
+    async for chunk in request.stream():
+        if chunk:
+            yield chunk

@@ -1,0 +1,84 @@
+"""Composition root: build the stores and services, and the ASGI app around them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from cargohold.api.distribution.context import Services
+from cargohold.api.distribution.errors import error_response, handle_registry_error
+from cargohold.api.distribution.routes import routes as distribution_routes
+from cargohold.config import Settings, settings_from_environment
+from cargohold.core.blobs import BlobService
+from cargohold.core.errors import RegistryError
+from cargohold.core.listing import ListingService
+from cargohold.core.manifests import ManifestService
+from cargohold.core.uploads import UploadService
+from cargohold.jobs.scheduler import Scheduler
+from cargohold.jobs.upload_expiry import upload_expiry_job
+from cargohold.metadata.sql import SqlMetadataStore, create_engine
+from cargohold.storage.filesystem import FilesystemBlobStore
+
+log = logging.getLogger("cargohold")
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "NAME_UNKNOWN", 405: "UNSUPPORTED"}.get(exc.status_code, "UNSUPPORTED")
+    return error_response(exc.status_code, code, str(exc.detail))
+
+
+async def _disconnect(_request: Request, _exc: Exception) -> Response:
+    return error_response(400, "BLOB_UPLOAD_INVALID", "client disconnected before the body was complete")
+
+
+async def _unexpected(_request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error", exc_info=exc)
+    return error_response(500, "UNKNOWN", "internal error; see the registry log")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or settings_from_environment()
+    metadata = SqlMetadataStore(create_engine(settings.resolved_database_url))
+    registry = metadata.get_registry(settings.registry_name)
+    if registry is None:
+        raise RuntimeError("the default registry does not exist: run `cargohold serve` (it bootstraps)")
+    blob_store = FilesystemBlobStore(settings.storage_dir)
+    uploads = UploadService(metadata, blob_store)
+    services = Services(
+        blobs=BlobService(metadata, blob_store),
+        uploads=uploads,
+        manifests=ManifestService(metadata),
+        listing=ListingService(metadata),
+        default_registry_id=registry.id,
+    )
+    scheduler = Scheduler([upload_expiry_job(uploads, settings.upload_expiry, settings.job_interval_seconds)])
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        scheduler.start()
+        try:
+            yield
+        finally:
+            await scheduler.stop()
+            metadata.close()
+
+    app = Starlette(
+        routes=distribution_routes,
+        exception_handlers={
+            RegistryError: handle_registry_error,
+            HTTPException: _http_error,
+            ClientDisconnect: _disconnect,
+            Exception: _unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.settings = settings
+    return app

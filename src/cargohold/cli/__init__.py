@@ -1,0 +1,1 @@
+"""The `cargohold` command line: one module per command group."""

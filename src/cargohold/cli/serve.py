@@ -1,0 +1,82 @@
+"""`cargohold serve`: bootstrap once, then run the ASGI app under uvicorn with N workers."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from cargohold.bootstrap import BootstrapError, bootstrap_in_child
+from cargohold.config import Settings, export_for_workers, load_settings
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _settings_error(e: ValidationError) -> str:
+    first = e.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "settings"
+    return f"invalid setting {where}: {first['msg']}"
+
+
+def bind_listener(settings: Settings) -> socket.socket:
+    """Bind before anything else so a busy port is one clear error, not a stack trace."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as e:
+        sock.close()
+        reason = "is already in use" if e.errno == errno.EADDRINUSE else f"cannot be bound: {e.strerror}"
+        fail(f"{settings.listen} {reason}")
+    except socket.gaierror as e:
+        sock.close()
+        fail(f"cannot resolve listen host {settings.host!r}: {e.strerror}")
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(
+    listen: Annotated[str | None, typer.Option(help="HOST:PORT to listen on [default: 127.0.0.1:5000]")] = None,
+    data_dir: Annotated[Path | None, typer.Option(
+        help="data directory [env CARGOHOLD_DATA_DIR; default ./cargohold-data]")] = None,
+    workers: Annotated[int | None, typer.Option(help="server processes sharing the port [default: 1]")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML settings file [env CARGOHOLD_CONFIG]")] = None,
+) -> None:
+    """Run the registry."""
+    try:
+        settings = load_settings(config, listen=listen, data_dir=data_dir, workers=workers)
+    except ValidationError as e:
+        fail(_settings_error(e))
+    except ValueError as e:
+        fail(str(e))
+    if not settings.listens_on_loopback():
+        fail(f"refusing to listen on {settings.listen}: authentication is not available yet, "
+             "so the registry only serves loopback addresses (127.0.0.1, ::1)")
+    sock = bind_listener(settings)
+    try:
+        bootstrap_in_child(settings)
+    except BootstrapError as e:
+        sock.close()
+        fail(str(e), 1)
+    export_for_workers(settings)
+
+    import uvicorn
+
+    typer.echo(f"cargohold: serving http://{settings.listen} "
+               f"(data dir {settings.data_dir.resolve()}, {settings.workers} worker(s))", err=True)
+    sys.stdout.flush()
+    uvicorn.run(
+        "cargohold.app:create_app", factory=True, fd=sock.fileno(), workers=settings.workers,
+        log_level=settings.log_level, access_log=settings.access_log, loop="uvloop", http="httptools",
+        timeout_graceful_shutdown=30, server_header=False, date_header=True,
+    )

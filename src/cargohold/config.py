@@ -1,0 +1,102 @@
+"""Settings: command-line flags > CARGOHOLD_* environment > TOML file > defaults."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+RESOLVED_ENV = "CARGOHOLD_RESOLVED_SETTINGS"  # how `serve` hands the final settings to its workers
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CARGOHOLD_", extra="forbid")
+
+    listen: str = Field("127.0.0.1:5000", description="HOST:PORT to serve on")
+    data_dir: Path = Field(Path("cargohold-data"), description="blobs, the SQLite database and keys live here")
+    workers: int = Field(1, ge=1, le=64, description="server processes sharing the port")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in the data dir")
+    registry_name: str = Field("cargohold", pattern=r"^[a-zA-Z0-9]{5,50}$",
+                               description="name of the default registry created on first start")
+    upload_expiry_seconds: float = Field(24 * 3600, gt=0, description="abandoned uploads are removed after this")
+    job_interval_seconds: float = Field(600, gt=0, description="how often background jobs run")
+    log_level: str = Field("info", pattern=r"^(critical|error|warning|info|debug)$")
+    access_log: bool = False
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"expected HOST:PORT, got {value!r}")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'metadata.db').resolve()}"
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.data_dir / "storage"
+
+    @property
+    def upload_expiry(self) -> timedelta:
+        return timedelta(seconds=self.upload_expiry_seconds)
+
+    def listens_on_loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = os.environ.get("CARGOHOLD_CONFIG")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings for `serve`: flags (non-None overrides) over environment over the TOML file."""
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ValueError(f"config file {config_file} does not exist")
+        os.environ["CARGOHOLD_CONFIG"] = str(config_file)
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def export_for_workers(settings: Settings) -> None:
+    os.environ[RESOLVED_ENV] = settings.model_dump_json()
+
+
+def settings_from_environment() -> Settings:
+    """In a worker: exactly what `serve` resolved, else the environment."""
+    raw = os.environ.get(RESOLVED_ENV)
+    if raw:
+        return Settings.model_validate(json.loads(raw))
+    return Settings()

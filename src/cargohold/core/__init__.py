@@ -1,0 +1,1 @@
+"""Domain core: the registry's rules, with no HTTP and no SQL."""

@@ -1,0 +1,114 @@
+"""Blobs as a repository sees them: existence, ranged reads, mounts, unlinking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cargohold.core.blocking import blocking
+from cargohold.core.digests import Digest
+from cargohold.core.errors import BlobUnknown, RangeNotSatisfiable
+from cargohold.core.names import validate_repository_name
+from cargohold.metadata.store import MetadataStore
+from cargohold.storage.base import BlobReader, BlobStore
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    start: int
+    end: int  # inclusive
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+
+def resolve_range(header: str | None, size: int) -> ByteRange | None:
+    """Interpret a `Range: bytes=…` header against a blob size (RFC 9110).
+
+    None means "serve the whole blob" (no header, or a form we do not serve
+    partially, such as several ranges); unsatisfiable ranges raise.
+    """
+    if not header:
+        return None
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash:
+        return None
+    try:
+        if first == "":
+            suffix = int(last)
+            if suffix <= 0:
+                raise RangeNotSatisfiable(size)
+            return ByteRange(max(0, size - suffix), size - 1) if size else _unsatisfiable(size)
+        start = int(first)
+        end = int(last) if last else size - 1
+    except ValueError:
+        return None
+    if start < 0 or end < start:
+        return None
+    if start >= size:
+        raise RangeNotSatisfiable(size)
+    return ByteRange(start, min(end, size - 1))
+
+
+def _unsatisfiable(size: int) -> ByteRange:
+    raise RangeNotSatisfiable(size)
+
+
+@dataclass(slots=True)
+class BlobRead:
+    size: int
+    range: ByteRange | None
+    reader: BlobReader | None
+    redirect: str | None = None
+
+
+class BlobService:
+    def __init__(self, metadata: MetadataStore, store: BlobStore) -> None:
+        self.metadata = metadata
+        self.store = store
+
+    async def size(self, registry_id: int, repository: str, digest: str) -> int:
+        validate_repository_name(repository)
+        Digest.parse(digest)
+        size = await blocking(self.metadata.repository_blob_size, registry_id, repository, digest)
+        if size is None:
+            raise BlobUnknown(detail={"digest": digest})
+        return size
+
+    async def open(self, registry_id: int, repository: str, digest: str, range_header: str | None) -> BlobRead:
+        size = await self.size(registry_id, repository, digest)
+        byte_range = resolve_range(range_header, size)
+        redirect = self.store.redirect_url(digest)
+        if redirect is not None:
+            return BlobRead(size, byte_range, None, redirect)
+        try:
+            reader = await blocking(self.store.open_read, digest, byte_range.start if byte_range else 0)
+        except FileNotFoundError:
+            raise BlobUnknown("blob metadata exists but its bytes are missing", {"digest": digest}) from None
+        return BlobRead(size, byte_range, reader)
+
+    async def delete(self, registry_id: int, repository: str, digest: str) -> None:
+        """Unlink from the repository; the bytes go when no repository links them (garbage collection)."""
+        validate_repository_name(repository)
+        Digest.parse(digest)
+        if not await blocking(self.metadata.unlink_blob, registry_id, repository, digest):
+            raise BlobUnknown(detail={"digest": digest})
+
+    async def mount(self, registry_id: int, repository: str, digest: str, source: str | None) -> int | None:
+        """Link an existing blob into `repository`; its size, or None when it cannot be mounted.
+
+        With a source repository the blob must be linked there; without one any
+        blob the registry holds is mounted (OCI's automatic content discovery).
+        """
+        validate_repository_name(repository)
+        Digest.parse(digest)
+        if source is not None:
+            validate_repository_name(source)
+            if await blocking(self.metadata.repository_blob_size, registry_id, source, digest) is None:
+                return None
+        if await blocking(self.store.stat, digest) is None:
+            return None
+        return await blocking(self.metadata.link_blob, registry_id, repository, digest)

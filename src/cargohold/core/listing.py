@@ -1,0 +1,77 @@
+"""Paginated listings: tags of a repository, repositories of a registry (the catalog), referrers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cargohold.core.blocking import blocking
+from cargohold.core.digests import Digest
+from cargohold.core.errors import NameUnknown, PaginationInvalid
+from cargohold.core.manifest_format import OCI_INDEX, Descriptor
+from cargohold.core.names import validate_repository_name
+from cargohold.metadata.store import MetadataStore
+
+MAX_PAGE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[str]
+    next_last: str | None  # set when more items may follow
+
+
+def page_size(n: str | None) -> int | None:
+    if n is None or n == "":
+        return None
+    try:
+        value = int(n)
+    except ValueError:
+        raise PaginationInvalid(detail={"n": n}) from None
+    if value < 0:
+        raise PaginationInvalid(detail={"n": n})
+    return min(value, MAX_PAGE)
+
+
+def _page(items: list[str], limit: int | None) -> Page:
+    if limit is not None and len(items) > limit:
+        items = items[:limit]
+        return Page(items, items[-1] if items else None)
+    return Page(items, None)
+
+
+class ListingService:
+    def __init__(self, metadata: MetadataStore) -> None:
+        self.metadata = metadata
+
+    async def tags(self, registry_id: int, repository: str, n: str | None, last: str | None) -> Page:
+        validate_repository_name(repository)
+        limit = page_size(n)
+        if limit == 0:
+            if not await blocking(self.metadata.repository_exists, registry_id, repository):
+                raise NameUnknown(detail={"name": repository})
+            return Page([], None)
+        fetch = None if limit is None else limit + 1
+        items = await blocking(self.metadata.list_tags, registry_id, repository, last, fetch)
+        if items is None:
+            raise NameUnknown(detail={"name": repository})
+        return _page(items, limit)
+
+    async def catalog(self, registry_id: int, n: str | None, last: str | None) -> Page:
+        limit = page_size(n)
+        if limit == 0:
+            return Page([], None)
+        fetch = None if limit is None else limit + 1
+        return _page(await blocking(self.metadata.list_repositories, registry_id, last, fetch), limit)
+
+    async def referrers(
+        self, registry_id: int, repository: str, subject: str, artifact_type: str | None
+    ) -> dict[str, object]:
+        """The referrers of `subject` as an OCI image index (empty when there are none)."""
+        validate_repository_name(repository)
+        Digest.parse(subject)
+        found = await blocking(self.metadata.list_referrers, registry_id, repository, subject, artifact_type)
+        manifests = [
+            Descriptor(r.media_type, r.digest, r.size, r.artifact_type, r.annotations or None).to_json()
+            for r in found
+        ]
+        return {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}

@@ -1,0 +1,83 @@
+"""Manifests in a repository: push (validated against what the repository holds), pull, delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cargohold.core.blocking import blocking
+from cargohold.core.digests import Digest, is_digest
+from cargohold.core.errors import DigestInvalid, ManifestBlobUnknown, ManifestUnknown, NameUnknown
+from cargohold.core.manifest_format import parse_manifest
+from cargohold.core.names import validate_repository_name, validate_tag
+from cargohold.metadata.records import ManifestRecord, NewManifest
+from cargohold.metadata.store import MetadataStore
+
+
+@dataclass(frozen=True, slots=True)
+class PushedManifest:
+    digest: str
+    subject: str | None
+
+
+class ManifestService:
+    def __init__(self, metadata: MetadataStore) -> None:
+        self.metadata = metadata
+
+    async def put(
+        self, registry_id: int, repository: str, reference: str, body: bytes, content_type: str | None
+    ) -> PushedManifest:
+        validate_repository_name(repository)
+        tag: str | None = None
+        algorithm = "sha256"
+        if is_digest(reference):
+            algorithm = Digest.parse(reference).algorithm
+        else:
+            tag = validate_tag(reference)
+        parsed = parse_manifest(body, content_type, algorithm)
+        if tag is None and str(parsed.digest) != reference:
+            raise DigestInvalid("manifest digest does not match the reference",
+                                {"reference": reference, "digest": str(parsed.digest)})
+        missing_blobs, missing_manifests = await blocking(
+            self.metadata.missing_references, registry_id, repository, parsed.blobs, parsed.manifests
+        )
+        if missing_blobs or missing_manifests:
+            raise ManifestBlobUnknown(
+                detail={"blobs": missing_blobs, "manifests": missing_manifests}
+            )
+        record = NewManifest(
+            digest=str(parsed.digest), media_type=parsed.media_type, artifact_type=parsed.artifact_type,
+            subject_digest=parsed.subject, annotations=parsed.annotations or None, content=body,
+            blobs=parsed.blobs, manifests=parsed.manifests,
+        )
+        await blocking(self.metadata.put_manifest, registry_id, repository, record, tag)
+        return PushedManifest(record.digest, parsed.subject)
+
+    async def get(self, registry_id: int, repository: str, reference: str) -> ManifestRecord:
+        validate_repository_name(repository)
+        if is_digest(reference):
+            Digest.parse(reference)
+            found = await blocking(self.metadata.get_manifest_by_digest, registry_id, repository, reference)
+        else:
+            validate_tag(reference)
+            found = await blocking(self.metadata.get_manifest_by_tag, registry_id, repository, reference)
+        if found is None:
+            await self._raise_unknown(registry_id, repository, reference)
+        assert found is not None
+        return found
+
+    async def delete(self, registry_id: int, repository: str, reference: str) -> None:
+        """By digest: the manifest and its tags. By tag: only the tag (distribution-spec v1.1)."""
+        validate_repository_name(repository)
+        if is_digest(reference):
+            Digest.parse(reference)
+            deleted = await blocking(self.metadata.delete_manifest, registry_id, repository, reference)
+        else:
+            validate_tag(reference)
+            deleted = await blocking(self.metadata.delete_tag, registry_id, repository, reference)
+        if not deleted:
+            await self._raise_unknown(registry_id, repository, reference)
+
+    async def _raise_unknown(self, registry_id: int, repository: str, reference: str) -> None:
+        if not await blocking(self.metadata.repository_exists, registry_id, repository):
+            raise NameUnknown(detail={"name": repository})
+        raise ManifestUnknown(detail={"reference": reference})

@@ -1,0 +1,1 @@
+"""Background jobs: a scheduler and one module per job."""

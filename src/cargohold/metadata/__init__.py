@@ -1,0 +1,1 @@
+"""Metadata store: SQL (SQLAlchemy Core) behind the MetadataStore protocol."""

@@ -1,0 +1,107 @@
+"""SQL schema. Every row carries its registry; Alembic migrations are generated against this."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Timestamp = sa.DateTime(timezone=True)
+
+
+def Name(length: int) -> sa.types.TypeEngine[str]:  # noqa: N802 - reads like a type
+    """A name compared and ordered bytewise on every database (tag and catalog order is lexical)."""
+    return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
+
+registries = sa.Table(
+    "registries", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(50), nullable=False, unique=True),
+    sa.Column("login_server", sa.String(255), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+repositories = sa.Table(
+    "repositories", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("registry_id", sa.Integer, sa.ForeignKey("registries.id"), nullable=False),
+    sa.Column("name", Name(255), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("registry_id", "name", name="uq_repositories_registry_name"),
+)
+
+blobs = sa.Table(
+    "blobs", metadata,
+    sa.Column("registry_id", sa.Integer, sa.ForeignKey("registries.id"), primary_key=True),
+    sa.Column("digest", sa.String(200), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("pushed_at", Timestamp, nullable=False),
+)
+
+repository_blobs = sa.Table(
+    "repository_blobs", metadata,
+    sa.Column("registry_id", sa.Integer, nullable=False),
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("digest", sa.String(200), primary_key=True),
+    sa.Column("linked_at", Timestamp, nullable=False),
+    sa.ForeignKeyConstraint(["registry_id", "digest"], ["blobs.registry_id", "blobs.digest"],
+                            name="fk_repository_blobs_blob"),
+)
+
+manifests = sa.Table(
+    "manifests", metadata,
+    sa.Column("registry_id", sa.Integer, nullable=False),
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("digest", sa.String(200), primary_key=True),
+    sa.Column("media_type", sa.String(255), nullable=False),
+    sa.Column("artifact_type", sa.String(255)),
+    sa.Column("subject_digest", sa.String(200)),
+    sa.Column("annotations", sa.JSON),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index("ix_manifests_subject", "repository_id", "subject_digest"),
+)
+
+manifest_references = sa.Table(
+    "manifest_references", metadata,
+    sa.Column("registry_id", sa.Integer, nullable=False),
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("manifest_digest", sa.String(200), primary_key=True),
+    sa.Column("child_digest", sa.String(200), primary_key=True),
+    sa.Column("child_kind", sa.String(8), nullable=False),  # "blob" | "manifest"
+    sa.Index("ix_manifest_references_child", "repository_id", "child_digest"),
+)
+
+tags = sa.Table(
+    "tags", metadata,
+    sa.Column("registry_id", sa.Integer, nullable=False),
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", Name(128), primary_key=True),
+    sa.Column("digest", sa.String(200), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index("ix_tags_digest", "repository_id", "digest"),
+)
+
+uploads = sa.Table(
+    "uploads", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("registry_id", sa.Integer, sa.ForeignKey("registries.id"), nullable=False),
+    sa.Column("repository", sa.String(255), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("hash_algorithm", sa.String(16), nullable=False),
+    sa.Column("hash_state", sa.LargeBinary),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index("ix_uploads_updated", "updated_at"),
+)

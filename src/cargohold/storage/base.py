@@ -1,0 +1,67 @@
+"""The BlobStore protocol every storage driver implements.
+
+Shaped after CNCF Distribution's storage driver: content-addressed blobs plus an
+upload area where resumable uploads accumulate until they are committed under
+their digest. Methods are synchronous and may block; callers run them in threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+
+class BlobReader(Protocol):
+    def read(self, n: int) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class UploadWriter(Protocol):
+    """Exclusive access to one upload, held until `close()`, whichever process asks.
+
+    The caller reads the upload's committed size from metadata *after* opening,
+    truncates to it (dropping bytes never acknowledged), appends, and calls
+    `sync()` before recording the new size.
+    """
+
+    def truncate(self, size: int) -> None: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def sync(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class BlobStore(Protocol):
+    def stat(self, digest: str) -> int | None:
+        """Size of a committed blob, or None if absent."""
+
+    def open_read(self, digest: str, offset: int = 0) -> BlobReader:
+        """Reader positioned at `offset`; raises FileNotFoundError when the blob is absent."""
+
+    def delete(self, digest: str) -> None:
+        """Remove a committed blob (absent is fine)."""
+
+    def redirect_url(self, digest: str) -> str | None:
+        """A URL clients may fetch the blob from directly, when the driver has one."""
+
+    def start_upload(self, upload_id: str) -> None: ...
+
+    def open_upload(self, upload_id: str) -> UploadWriter:
+        """Lock the upload for writing; raises FileNotFoundError when it does not exist."""
+
+    def read_upload(self, upload_id: str, length: int) -> Iterator[bytes]:
+        """The first `length` bytes of an upload, for re-hashing when no hash state was kept."""
+
+    def commit_upload(self, upload_id: str, digest: str, length: int) -> None:
+        """Make the first `length` bytes of the upload durable as blob `digest`, then drop the upload."""
+
+    def delete_upload(self, upload_id: str) -> None: ...
+
+    def list_uploads(self) -> Iterator[tuple[str, float]]:
+        """(upload id, last modified epoch seconds) of every upload the store holds."""
+
+    def clean_temporary(self) -> int:
+        """Remove leftovers of interrupted writes; returns how many were removed."""
