@@ -57,7 +57,7 @@ def bootstrap_in_child(settings: Settings) -> None:
         except BootstrapError as e:
             os.write(write_fd, str(e).encode())
             code = 1
-        except BaseException as e:  # noqa: BLE001 - reported to the parent as one line
+        except BaseException as e:
             os.write(write_fd, f"start-up failed: {type(e).__name__}: {e}".encode())
             code = 1
         os._exit(code)

@@ -41,20 +41,18 @@ def resolve_range(header: str | None, size: int) -> ByteRange | None:
             suffix = int(last)
             if suffix <= 0:
                 raise RangeNotSatisfiable(size)
-            return ByteRange(max(0, size - suffix), size - 1) if size else _unsatisfiable(size)
+            if size == 0:
+                raise RangeNotSatisfiable(size)
+            return ByteRange(max(0, size - suffix), size - 1)
         start = int(first)
         end = int(last) if last else size - 1
     except ValueError:
         return None
-    if start < 0 or end < start:
-        return None
     if start >= size:
         raise RangeNotSatisfiable(size)
+    if end < start:
+        return None
     return ByteRange(start, min(end, size - 1))
-
-
-def _unsatisfiable(size: int) -> ByteRange:
-    raise RangeNotSatisfiable(size)
 
 
 @dataclass(slots=True)

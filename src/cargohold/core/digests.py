@@ -53,6 +53,9 @@ def is_digest(reference: str) -> bool:
     return ":" in reference
 
 
+_STATE_TAG = b""  # names the libcrypto a stored hash state came from
+
+
 def _load_libcrypto() -> Any:
     name = ctypes.util.find_library("crypto")
     if not name:
@@ -65,7 +68,8 @@ def _load_libcrypto() -> Any:
             for fn in ("Init", "Update", "Final"):
                 getattr(lib, f"{algo}_{fn}").restype = ctypes.c_int
             getattr(lib, f"{algo}_Update").argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
-        lib._cargohold_tag = b"openssl:" + version(0)
+        global _STATE_TAG
+        _STATE_TAG = b"openssl:" + version(0)
         return lib
     except (OSError, AttributeError):
         return None
@@ -101,7 +105,7 @@ class ResumableHasher:
         if _LIB is None or not state:
             return None
         tag, _, raw = state.partition(b"\0")
-        if tag != _LIB._cargohold_tag or len(raw) != _CTX_SIZE:
+        if tag != _STATE_TAG or len(raw) != _CTX_SIZE:
             return None
         hasher = cls(algorithm)
         hasher._ctx = ctypes.create_string_buffer(raw, _CTX_SIZE)
@@ -119,7 +123,7 @@ class ResumableHasher:
     def state(self) -> bytes | None:
         if self._ctx is None:
             return None
-        return bytes(_LIB._cargohold_tag) + b"\0" + self._ctx.raw
+        return _STATE_TAG + b"\0" + bytes(self._ctx.raw)
 
     def digest(self) -> Digest:
         """The final digest; does not disturb the running state."""

@@ -16,7 +16,7 @@ metadata = sa.MetaData(
 Timestamp = sa.DateTime(timezone=True)
 
 
-def Name(length: int) -> sa.types.TypeEngine[str]:  # noqa: N802 - reads like a type
+def Name(length: int) -> sa.types.TypeEngine[str]:
     """A name compared and ordered bytewise on every database (tag and catalog order is lexical)."""
     return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
 

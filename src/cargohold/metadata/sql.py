@@ -80,16 +80,16 @@ class SqlMetadataStore:
             sa.select(r.c.id).where(r.c.registry_id == registry_id, r.c.name == repository)
         ).scalar()
         if found is not None or not create:
-            return found
+            return None if found is None else int(found)
         ts = now()
         conn.execute(
             self._insert(r)
             .values(registry_id=registry_id, name=repository, created_at=ts, updated_at=ts)
             .on_conflict_do_nothing()
         )
-        return conn.execute(
+        return int(conn.execute(
             sa.select(r.c.id).where(r.c.registry_id == registry_id, r.c.name == repository)
-        ).scalar_one()
+        ).scalar_one())
 
     def _touch_repository(self, conn: sa.Connection, repo_id: int) -> None:
         conn.execute(sa.update(t.repositories).where(t.repositories.c.id == repo_id).values(updated_at=now()))

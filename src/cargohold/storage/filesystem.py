@@ -15,7 +15,6 @@ import fcntl
 import io
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 

@@ -29,9 +29,8 @@ async def start_upload(request: Request, name: str) -> Response:
     svc, reg = services(request), registry_id(request)
     params = request.query_params
     mount = params.get("mount")
-    if mount:
-        if await svc.blobs.mount(reg, name, mount, params.get("from")) is not None:
-            return _committed(name, mount)
+    if mount and await svc.blobs.mount(reg, name, mount, params.get("from")) is not None:
+        return _committed(name, mount)
     digest = params.get("digest")
     if digest:
         blob = await svc.uploads.monolithic(reg, name, digest, body_stream(request), content_length(request))

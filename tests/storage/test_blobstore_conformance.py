@@ -1,0 +1,116 @@
+"""One conformance test every BlobStore driver must pass."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cargohold.storage.base import BlobStore
+from cargohold.storage.filesystem import FilesystemBlobStore
+
+
+@pytest.fixture(params=["filesystem"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
+    if request.param == "filesystem":
+        yield FilesystemBlobStore(tmp_path / "storage")
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def upload(store: BlobStore, upload_id: str, *chunks: bytes) -> int:
+    store.start_upload(upload_id)
+    size = 0
+    for chunk in chunks:
+        w = store.open_upload(upload_id)
+        try:
+            w.truncate(size)
+            w.write(chunk)
+            w.sync()
+        finally:
+            w.close()
+        size += len(chunk)
+    return size
+
+
+def test_commit_then_read_back(store: BlobStore) -> None:
+    data = os.urandom(3 << 20)
+    size = upload(store, "u1", data[:1000], data[1000:])
+    d = digest_of(data)
+    assert store.stat(d) is None
+    store.commit_upload("u1", d, size)
+    assert store.stat(d) == len(data)
+    r = store.open_read(d)
+    got = b"".join(iter(lambda: r.read(1 << 20), b""))
+    r.close()
+    assert got == data
+    r = store.open_read(d, 1000)
+    assert r.read(10) == data[1000:1010]
+    r.close()
+    assert "u1" not in {u for u, _ in store.list_uploads()}
+
+
+def test_unacknowledged_bytes_are_dropped_on_resume(store: BlobStore) -> None:
+    store.start_upload("u2")
+    w = store.open_upload("u2")
+    w.truncate(0)
+    w.write(b"hello")
+    w.sync()
+    w.close()
+    w = store.open_upload("u2")
+    w.truncate(5)  # metadata said 5; garbage past it never happened
+    w.write(b" world")
+    w.close()
+    assert b"".join(store.read_upload("u2", 11)) == b"hello world"
+    w = store.open_upload("u2")
+    w.truncate(5)
+    w.write(b"!")
+    w.close()
+    assert b"".join(store.read_upload("u2", 100)) == b"hello!"
+
+
+def test_commit_of_existing_digest_keeps_one_copy(store: BlobStore) -> None:
+    data = b"same bytes"
+    d = digest_of(data)
+    for uid in ("a", "b"):
+        upload(store, uid, data)
+        store.commit_upload(uid, d, len(data))
+    assert store.stat(d) == len(data)
+    assert list(store.list_uploads()) == []
+
+
+def test_commit_truncates_to_acknowledged_length(store: BlobStore) -> None:
+    upload(store, "t", b"abcdefgh")
+    store.commit_upload("t", digest_of(b"abcd"), 4)
+    r = store.open_read(digest_of(b"abcd"))
+    assert r.read(100) == b"abcd"
+    r.close()
+
+
+def test_missing_things(store: BlobStore) -> None:
+    d = digest_of(b"nope")
+    assert store.stat(d) is None
+    with pytest.raises(FileNotFoundError):
+        store.open_read(d)
+    with pytest.raises(FileNotFoundError):
+        store.open_upload("does-not-exist")
+    store.delete(d)  # absent is fine
+    store.delete_upload("does-not-exist")
+
+
+def test_delete_and_upload_listing(store: BlobStore) -> None:
+    upload(store, "keep", b"x")
+    data = b"to delete"
+    upload(store, "gone", data)
+    store.commit_upload("gone", digest_of(data), len(data))
+    store.delete(digest_of(data))
+    assert store.stat(digest_of(data)) is None
+    assert [u for u, _ in store.list_uploads()] == ["keep"]
+    store.delete_upload("keep")
+    assert list(store.list_uploads()) == []
+    assert store.clean_temporary() == 0
