@@ -275,14 +275,14 @@ def unique_repo(prefix: str) -> str:
 
 def relative_location(resp: httpx.Response) -> str:
     """The Location header as path[?query], like the Go suite's GetRelativeLocation."""
-    loc = resp.headers.get("Location", "")
+    loc = str(resp.headers.get("Location", ""))
     parts = urlsplit(loc)
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def location(resp: httpx.Response) -> str:
     """The Location header, non-empty (absolute or relative; httpx resolves both)."""
-    loc = resp.headers.get("Location", "")
+    loc = str(resp.headers.get("Location", ""))
     assert loc, f"{resp.request.method} {resp.request.url} -> {resp.status_code}: no Location header"
     return loc
 
@@ -303,6 +303,9 @@ def check_2xx(resp: httpx.Response) -> None:
 
 def oci_error_problem(resp: httpx.Response) -> str | None:
     """Why a 4xx response body is not OCI error JSON, or None when it is."""
+    ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if ctype != "application/json" and not ctype.endswith("+json"):
+        return f"Content-Type is {ctype!r}, not JSON"
     try:
         body = resp.json()
     except ValueError:

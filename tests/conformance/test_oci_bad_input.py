@@ -166,6 +166,7 @@ CASES = [
          body=_j({"schemaVersion": 2, "mediaType": MEDIA_MANIFEST, "config": {**_CFG, "size": "1"},
                   "layers": []}),
          statuses=_BAD_MANIFEST, codes=_MI),
+    # image-spec descriptor.md: `size` is an int64; a value beyond it is not a valid descriptor
     Case("manifest-descriptor-huge-size", "PUT", "/v2/{repo}/manifests/bad", headers=_M,
          body=b'{"schemaVersion": 2, "mediaType": "' + MEDIA_MANIFEST.encode() + b'", "config": '
               b'{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "{digest}", '
@@ -209,8 +210,9 @@ CASES = [
     Case("patch-traversal-upload-id", "PATCH", "/v2/{repo}/blobs/uploads/..%2F..%2F..%2Fetc%2Fpasswd",
          headers=_OCT, body=b"abc", statuses=(400, 404)),
     # chunk ranges on a live session ("It MUST match the following regular expression: ^[0-9]+-[0-9]+$")
+    # (the regex binds clients; a registry may tolerate a `bytes=` prefix as long as it reads the range)
     Case("patch-range-bytes-prefix", "PATCH", "{upload}", headers={**_OCT, "Content-Range": "bytes=0-3"},
-         body=b"abcd", statuses=(400, 416)),
+         body=b"abcd", statuses=(202, 400, 416)),
     Case("patch-range-reversed", "PATCH", "{upload}", headers={**_OCT, "Content-Range": "5-2"},
          body=b"abcd", statuses=(400, 416)),
     Case("patch-range-length-mismatch", "PATCH", "{upload}", headers={**_OCT, "Content-Range": "0-9"},
@@ -298,3 +300,5 @@ def test_bad_input(client: httpx.Client, target: Target, case: Case) -> None:
         assert resp.status_code in case.statuses, f"expected {case.statuses}: {describe(resp)}"
     if case.codes:
         check_error(resp, resp.status_code, *case.codes)
+    if resp.status_code == 202 and case.method == "PATCH" and "Content-Range" in case.headers:
+        assert resp.headers.get("Range") == f"0-{len(body or b'') - 1}", describe(resp)

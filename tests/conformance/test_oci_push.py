@@ -31,9 +31,11 @@ from oci import (
     warn,
 )
 
-# OCI_AUTOMATIC_CROSSMOUNT as in the Go suite: unset = accept either answer; true = a mount
-# without `from` must succeed (201); false = it must start an upload session (202).
-AUTOMATIC_CROSSMOUNT = env_flag("OCI_AUTOMATIC_CROSSMOUNT")
+# OCI_AUTOMATIC_CROSSMOUNT as in the Go suite: true = a mount without `from` must succeed (201);
+# false = it must start an upload session (202). Cargohold mounts without `from` (blobs are stored
+# once per registry and found by digest), so unset means true here.
+_AUTOMATIC_ENV = env_flag("OCI_AUTOMATIC_CROSSMOUNT")
+AUTOMATIC_CROSSMOUNT = True if _AUTOMATIC_ENV is None else _AUTOMATIC_ENV
 
 
 def _teardown(client: httpx.Client, repo: str, manifests: list[str], blobs: list[str]) -> None:
@@ -195,8 +197,9 @@ def test_cross_repository_blob_mount(client: httpx.Client) -> None:
 def test_cross_repository_mount_without_from(client: httpx.Client) -> None:
     """Cross-mounting without from (automatic content discovery): 201 when enabled, 202 when disabled.
 
-    The Go suite runs one of the two checks according to OCI_AUTOMATIC_CROSSMOUNT; without it
-    either answer is accepted here, but must be consistent (201: blob readable; 202: a session).
+    The Go suite runs one of the two checks according to OCI_AUTOMATIC_CROSSMOUNT (default here:
+    enabled). A 201 must name the blob in the target repository, which then serves it; a 202 must
+    name an upload session there.
     """
     repo = unique_repo("push-automount-src")
     crossmount = unique_repo("push-automount-dst")
@@ -210,12 +213,7 @@ def test_cross_repository_mount_without_from(client: httpx.Client) -> None:
     # namespace, where only automatic content discovery can find the blob.
     for target in (crossmount, unique_repo("push-automount-fresh")):
         resp = client.post(f"/v2/{target}/blobs/uploads/", params={"mount": blob.digest}, content=b"")
-        if AUTOMATIC_CROSSMOUNT is True:
-            check_status(resp, 201)
-        elif AUTOMATIC_CROSSMOUNT is False:
-            check_status(resp, 202)
-        else:
-            check_status(resp, 201, 202)
+        check_status(resp, 201 if AUTOMATIC_CROSSMOUNT else 202)
         if resp.status_code == 201:
             assert relative_location(resp) == f"/v2/{target}/blobs/{blob.digest}", describe(resp)
             got = client.get(f"/v2/{target}/blobs/{blob.digest}")
@@ -225,6 +223,13 @@ def test_cross_repository_mount_without_from(client: httpx.Client) -> None:
             assert relative_location(resp).startswith(f"/v2/{target}/blobs/uploads/"), describe(resp)
 
 
+def test_manifest_upload_get_nonexistent_404(client: httpx.Client) -> None:
+    """Manifest Upload: GET nonexistent manifest should return 404 (reference `.INVALID_MANIFEST_NAME`)."""
+    repo = unique_repo("push-manifest-missing")
+    push_blob(client, repo, config_blob())
+    check_status(client.get(f"/v2/{repo}/manifests/{NONEXISTENT_MANIFEST}"), 404)
+
+
 def test_manifest_upload(client: httpx.Client) -> None:
     repo = unique_repo("push-manifest")
     config = config_blob()
@@ -232,8 +237,6 @@ def test_manifest_upload(client: httpx.Client) -> None:
     for b in (config, layer):
         push_blob(client, repo, b)
     manifest = image_manifest(config, [layer])
-    # GET nonexistent manifest should return 404
-    check_status(client.get(f"/v2/{repo}/manifests/{NONEXISTENT_MANIFEST}"), 404)
     # PUT should accept a manifest upload
     for i in range(4):
         resp = put_manifest(client, repo, f"test{i}", manifest)

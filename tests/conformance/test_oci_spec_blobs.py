@@ -6,6 +6,9 @@ registry to.
 
 from __future__ import annotations
 
+import re
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 from oci import (
@@ -28,6 +31,8 @@ from oci import (
 )
 
 from support import RegistryServer
+
+UUID_RE = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
 
 # ----------------------------------------------------------------------------- HEAD / GET
 
@@ -220,6 +225,7 @@ def test_upload_location_and_blob_location(client: httpx.Client) -> None:
     blob = random_blob()
     resp = start_upload(client, repo)
     assert relative_location(resp).startswith(f"/v2/{repo}/blobs/uploads/"), describe(resp)
+    assert UUID_RE.search(relative_location(resp)), f"no UUID in the upload location: {describe(resp)}"
     resp = client.put(location(resp), params={"digest": blob.digest}, content=blob.content,
                       headers={"Content-Type": OCTET})
     check_status(resp, 201)
@@ -470,3 +476,63 @@ def test_delete_blob_202_then_404(client: httpx.Client) -> None:
     got = client.get(f"/v2/{other}/blobs/{blob.digest}")
     check_status(got, 200)
     assert got.content == blob.content
+
+
+def test_concurrent_uploads_of_the_same_blob(client: httpx.Client, registry: RegistryServer) -> None:
+    """Layer upload de-duplication: "If process A and B upload the same layer at the same time, both
+    operations will proceed and the first to complete will be stored in the registry." Eight clients
+    (over both workers) push one blob into one repository at once: every upload ends in 201."""
+    repo = unique_repo("concurrent")
+    blob = random_blob(256 * 1024)
+
+    def upload(_: int) -> int:
+        with make_client(registry.url) as c:
+            resp = start_upload(c, repo)
+            half = blob.size // 2
+            resp = c.patch(location(resp), content=blob.content[:half],
+                           headers={"Content-Type": OCTET, "Content-Range": f"0-{half - 1}"})
+            resp = c.put(location(resp), params={"digest": blob.digest}, content=blob.content[half:],
+                         headers={"Content-Type": OCTET, "Content-Range": f"{half}-{blob.size - 1}"})
+            return resp.status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(upload, range(8)))
+    assert statuses == [201] * 8, statuses
+    got = client.get(f"/v2/{repo}/blobs/{blob.digest}")
+    check_status(got, 200)
+    assert got.content == blob.content
+
+
+def test_upload_resumes_after_416(client: httpx.Client) -> None:
+    """"To get the current status after a 416 error, issue a GET request to a URL <location>"; the session
+    survives the refused chunk and the upload completes from the offset the GET reports."""
+    repo = unique_repo("resume-416")
+    blob = random_blob(90)
+    resp = client.post(f"/v2/{repo}/blobs/uploads/", content=b"")
+    resp = client.patch(location(resp), content=blob.content[:30],
+                        headers={"Content-Type": OCTET, "Content-Range": "0-29"})
+    check_status(resp, 202)
+    upload = location(resp)
+    bad = client.patch(upload, content=blob.content[40:60],
+                       headers={"Content-Type": OCTET, "Content-Range": "40-59"})
+    check_status(bad, 416)
+    status = client.get(upload)
+    check_status(status, 204)
+    assert status.headers.get("Range") == "0-29", describe(status)
+    resp = client.patch(location(status), content=blob.content[30:],
+                        headers={"Content-Type": OCTET, "Content-Range": "30-89"})
+    check_status(resp, 202)
+    resp = client.put(location(resp), params={"digest": blob.digest}, content=b"")
+    check_status(resp, 201)
+    got = client.get(f"/v2/{repo}/blobs/{blob.digest}")
+    assert got.content == blob.content
+
+
+def test_blob_digest_is_not_a_manifest(client: httpx.Client) -> None:
+    """A blob is not a manifest: GET /v2/<name>/manifests/<blob digest> answers 404 ("If the manifest is
+    not found in the repository, the response code MUST be 404 Not Found")."""
+    repo = unique_repo("blob-not-manifest")
+    blob = random_blob()
+    push_blob(client, repo, blob)
+    check_error(client.get(f"/v2/{repo}/manifests/{blob.digest}"), 404, "MANIFEST_UNKNOWN")
+    check_status(client.head(f"/v2/{repo}/manifests/{blob.digest}"), 404)

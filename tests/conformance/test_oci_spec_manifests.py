@@ -51,7 +51,7 @@ def _blobs(client: httpx.Client, repo: str) -> tuple[Blob, Blob]:
 
 
 def _ctype(resp: httpx.Response) -> str:
-    return resp.headers.get("Content-Type", "")
+    return str(resp.headers.get("Content-Type", ""))
 
 
 # ----------------------------------------------------------------------- PUT / GET / HEAD
