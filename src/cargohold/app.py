@@ -22,6 +22,7 @@ from cargohold.core.manifests import ManifestService
 from cargohold.core.uploads import UploadService
 from cargohold.jobs.scheduler import Scheduler
 from cargohold.jobs.upload_expiry import upload_expiry_job
+from cargohold.metadata.generations import SharedGenerations
 from cargohold.metadata.sql import SqlMetadataStore, create_engine
 from cargohold.storage.filesystem import FilesystemBlobStore
 
@@ -45,16 +46,17 @@ async def _unexpected(_request: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or settings_from_environment()
-    metadata = SqlMetadataStore(create_engine(settings.resolved_database_url))
+    generations = SharedGenerations(settings.data_dir / "generations")
+    metadata = SqlMetadataStore(create_engine(settings.resolved_database_url), generations)
     registry = metadata.get_registry(settings.registry_name)
     if registry is None:
         raise RuntimeError("the default registry does not exist: run `cargohold serve` (it bootstraps)")
     blob_store = FilesystemBlobStore(settings.storage_dir)
     uploads = UploadService(metadata, blob_store)
     services = Services(
-        blobs=BlobService(metadata, blob_store),
+        blobs=BlobService(metadata, blob_store, generations),
         uploads=uploads,
-        manifests=ManifestService(metadata),
+        manifests=ManifestService(metadata, generations),
         listing=ListingService(metadata),
         default_registry_id=registry.id,
     )

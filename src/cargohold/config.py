@@ -17,7 +17,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-RESOLVED_ENV = "CARGOHOLD_RESOLVED_SETTINGS"  # how `serve` hands the final settings to its workers
+from cargohold.supervisor import RESOLVED_ENV  # how `serve` hands the final settings to its workers
 
 
 class Settings(BaseSettings):

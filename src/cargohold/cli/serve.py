@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import sys
 from pathlib import Path
@@ -70,13 +71,8 @@ def serve(
         fail(str(e), 1)
     export_for_workers(settings)
 
-    import uvicorn
-
     typer.echo(f"cargohold: serving http://{settings.listen} "
                f"(data dir {settings.data_dir.resolve()}, {settings.workers} worker(s))", err=True)
-    sys.stdout.flush()
-    uvicorn.run(
-        "cargohold.app:create_app", factory=True, fd=sock.fileno(), workers=settings.workers,
-        log_level=settings.log_level, access_log=settings.access_log, loop="uvloop", http="httptools",
-        timeout_graceful_shutdown=30, server_header=False, date_header=True,
-    )
+    # Become the small supervisor (same PID, inherited socket): see cargohold.supervisor.
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "cargohold.supervisor", str(sock.fileno())])

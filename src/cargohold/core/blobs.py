@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from cargohold.core.blocking import blocking
 from cargohold.core.digests import Digest
 from cargohold.core.errors import BlobUnknown, RangeNotSatisfiable
+from cargohold.core.fact_cache import FactCache
 from cargohold.core.names import validate_repository_name
+from cargohold.metadata.generations import REMOVALS, Generations
 from cargohold.metadata.store import MetadataStore
 from cargohold.storage.base import BlobReader, BlobStore
 
@@ -64,16 +66,25 @@ class BlobRead:
 
 
 class BlobService:
-    def __init__(self, metadata: MetadataStore, store: BlobStore) -> None:
+    def __init__(self, metadata: MetadataStore, store: BlobStore, generations: Generations,
+                 cache_entries: int = 50_000) -> None:
         self.metadata = metadata
         self.store = store
+        # "repository R may read digest D of size S" holds until something is removed.
+        self._sizes: FactCache[int] = FactCache(generations, (REMOVALS,), cache_entries)
 
     async def size(self, registry_id: int, repository: str, digest: str) -> int:
+        key = (registry_id, repository, digest)
+        cached = self._sizes.get(key)
+        if cached is not None:
+            return cached
         validate_repository_name(repository)
         Digest.parse(digest)
+        stamp = self._sizes.stamp()
         size = await blocking(self.metadata.repository_blob_size, registry_id, repository, digest)
         if size is None:
             raise BlobUnknown(detail={"digest": digest})
+        self._sizes.put(key, size, stamp)
         return size
 
     async def open(self, registry_id: int, repository: str, digest: str, range_header: str | None) -> BlobRead:

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from cargohold.core.blocking import blocking
 from cargohold.core.digests import Digest, is_digest
 from cargohold.core.errors import DigestInvalid, ManifestBlobUnknown, ManifestUnknown, NameUnknown
+from cargohold.core.fact_cache import FactCache
 from cargohold.core.manifest_format import parse_manifest
 from cargohold.core.names import validate_repository_name, validate_tag
+from cargohold.metadata.generations import REMOVALS, TAGS, Generations
 from cargohold.metadata.records import ManifestRecord, NewManifest
 from cargohold.metadata.store import MetadataStore
 
@@ -20,8 +22,11 @@ class PushedManifest:
 
 
 class ManifestService:
-    def __init__(self, metadata: MetadataStore) -> None:
+    def __init__(self, metadata: MetadataStore, generations: Generations, cache_entries: int = 5_000) -> None:
         self.metadata = metadata
+        # Pulls are mostly repeats: serve them from memory while no tag moved and nothing was removed.
+        self._by_tag: FactCache[ManifestRecord] = FactCache(generations, (TAGS, REMOVALS), cache_entries)
+        self._by_digest: FactCache[ManifestRecord] = FactCache(generations, (REMOVALS,), cache_entries)
 
     async def put(
         self, registry_id: int, repository: str, reference: str, body: bytes, content_type: str | None
@@ -53,8 +58,15 @@ class ManifestService:
         return PushedManifest(record.digest, parsed.subject)
 
     async def get(self, registry_id: int, repository: str, reference: str) -> ManifestRecord:
+        by_digest = is_digest(reference)
+        cache = self._by_digest if by_digest else self._by_tag
+        key = (registry_id, repository, reference)
+        cached = cache.get(key)  # only valid names are ever cached
+        if cached is not None:
+            return cached
         validate_repository_name(repository)
-        if is_digest(reference):
+        stamp = cache.stamp()
+        if by_digest:
             Digest.parse(reference)
             found = await blocking(self.metadata.get_manifest_by_digest, registry_id, repository, reference)
         else:
@@ -63,6 +75,7 @@ class ManifestService:
         if found is None:
             await self._raise_unknown(registry_id, repository, reference)
         assert found is not None
+        cache.put(key, found, stamp)
         return found
 
     async def delete(self, registry_id: int, repository: str, reference: str) -> None:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cargohold.metadata import schema as t
+from cargohold.metadata.generations import REMOVALS, TAGS, Generations, LocalGenerations
 from cargohold.metadata.records import ManifestRecord, NewManifest, ReferrerRecord, Registry, UploadRecord
 
 
@@ -52,9 +53,11 @@ def create_engine(url: str) -> sa.Engine:
 
 
 class SqlMetadataStore:
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, generations: Generations | None = None) -> None:
         self.engine = engine
         self._dialect = engine.dialect.name
+        # Bumped after a commit that changes or removes a fact readers may have cached.
+        self.generations = generations or LocalGenerations()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -183,8 +186,11 @@ class SqlMetadataStore:
             repo_id = self._repository_id(conn, registry_id, repository, create=False)
             if repo_id is None:
                 return False
-            res = conn.execute(sa.delete(rb).where(rb.c.repository_id == repo_id, rb.c.digest == digest))
-            return res.rowcount > 0
+            removed = conn.execute(
+                sa.delete(rb).where(rb.c.repository_id == repo_id, rb.c.digest == digest)).rowcount > 0
+        if removed:
+            self.generations.bump(REMOVALS)
+        return removed
 
     # --- uploads --------------------------------------------------------------------------
 
@@ -277,6 +283,8 @@ class SqlMetadataStore:
                     where=tg.c.digest != manifest.digest,
                 ))
             self._touch_repository(conn, repo_id)  # type: ignore[arg-type]
+        if tag is not None:
+            self.generations.bump(TAGS)
 
     def _manifest_query(self) -> sa.Select[Any]:
         m, r = t.manifests, t.repositories
@@ -315,7 +323,9 @@ class SqlMetadataStore:
             conn.execute(sa.delete(tg).where(tg.c.repository_id == repo_id, tg.c.digest == digest))
             conn.execute(sa.delete(mr).where(mr.c.repository_id == repo_id, mr.c.manifest_digest == digest))
             self._touch_repository(conn, repo_id)
-            return True
+        self.generations.bump(REMOVALS)
+        self.generations.bump(TAGS)
+        return True
 
     def delete_tag(self, registry_id: int, repository: str, tag: str) -> bool:
         tg = t.tags
@@ -326,7 +336,9 @@ class SqlMetadataStore:
             deleted = conn.execute(sa.delete(tg).where(tg.c.repository_id == repo_id, tg.c.name == tag)).rowcount
             if deleted:
                 self._touch_repository(conn, repo_id)
-            return bool(deleted)
+        if deleted:
+            self.generations.bump(TAGS)
+        return bool(deleted)
 
     def list_tags(self, registry_id: int, repository: str, last: str | None, limit: int | None) -> list[str] | None:
         tg = t.tags

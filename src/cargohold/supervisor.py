@@ -1,0 +1,108 @@
+"""Process supervisor for `cargohold serve`: a small parent forking N uvicorn workers.
+
+`serve` resolves settings, binds the socket and bootstraps, then execs this
+module, so the long-lived parent holds no CLI, settings or ORM imports (a few
+MiB instead of tens). Workers are forked from it and each loads the app; they
+share the listening socket, and all state they need lives in the database and
+the blob store, so any worker can take any request. A worker that dies is
+replaced; SIGTERM/SIGINT stop the workers gracefully and then the parent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+import time
+
+RESOLVED_ENV = "CARGOHOLD_RESOLVED_SETTINGS"
+
+
+def run_worker(sock: socket.socket) -> None:
+    from uvicorn import Config, Server
+
+    settings = json.loads(os.environ[RESOLVED_ENV])
+    config = Config(
+        "cargohold.app:create_app", factory=True, log_level=settings["log_level"],
+        access_log=settings["access_log"], loop="uvloop", http="httptools",
+        timeout_graceful_shutdown=30, server_header=False, date_header=True,
+    )
+    config.load_app()
+    server = Server(config)
+    server.run(sockets=[sock])
+    if not server.started:
+        sys.exit(3)
+
+
+def _log(message: str) -> None:
+    print(f"cargohold[{os.getpid()}]: {message}", file=sys.stderr, flush=True)
+
+
+def supervise(sock: socket.socket, workers: int) -> int:
+    children: dict[int, float] = {}
+    stopping = False
+
+    def spawn() -> None:
+        pid = os.fork()
+        if pid == 0:
+            for s in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+                signal.signal(s, signal.SIG_DFL)
+            try:
+                run_worker(sock)
+                code = 0
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else 1
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+                code = 1
+            os._exit(code)
+        children[pid] = time.monotonic()
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM if signum != signal.SIGQUIT else signal.SIGQUIT)
+
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(s, stop)
+    for _ in range(workers):
+        spawn()
+    worst = 0
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        started = children.pop(pid, None)
+        if started is None:
+            continue
+        code = os.waitstatus_to_exitcode(status)
+        if stopping:
+            worst = max(worst, code if code > 0 else 0)
+            continue
+        _log(f"worker {pid} exited with {code}; starting a new one")
+        if time.monotonic() - started < 1.0:
+            time.sleep(1.0)  # a worker dying at start-up: do not spin
+        spawn()
+    return worst
+
+
+def main() -> None:
+    fd = int(sys.argv[1])
+    sock = socket.socket(fileno=fd)
+    workers = int(json.loads(os.environ[RESOLVED_ENV])["workers"])
+    if workers == 1:
+        run_worker(sock)
+        return
+    sys.exit(supervise(sock, workers))
+
+
+if __name__ == "__main__":
+    main()
