@@ -257,6 +257,15 @@ CASES = [
     Case("get-uploads-collection", "GET", "/v2/{repo}/blobs/uploads/", statuses=(400, 404, 405)),
     Case("unknown-route", "GET", "/v2/{repo}/nothing/here", statuses=(400, 404)),
     Case("unknown-top-route", "GET", "/v2/_nothing", statuses=(400, 404)),
+    # odd bytes in paths
+    Case("name-null-byte", "GET", "/v2/a%00b/tags/list", statuses=(400, 404)),
+    Case("name-bad-utf8", "GET", "/v2/%ff%fe/tags/list", statuses=(400, 404)),
+    Case("name-unicode", "GET", "/v2/caf%C3%A9/tags/list", statuses=(400, 404)),
+    Case("name-very-deep", "GET", "/v2/" + "a/" * 2000 + "x/tags/list", statuses=(400, 404)),
+    Case("tag-null-byte", "GET", "/v2/{repo}/manifests/a%00b", statuses=(400, 404)),
+    Case("tag-very-long", "GET", "/v2/{repo}/manifests/" + "a" * 5000, statuses=(400, 404)),
+    Case("digest-null-byte", "GET", "/v2/{repo}/blobs/sha256:%00", statuses=(400, 404)),
+    Case("upload-id-null-byte", "GET", "/v2/{repo}/blobs/uploads/%00", statuses=(400, 404)),
     # headers
     Case("multi-range", "GET", "/v2/{repo}/blobs/{digest}", headers={"Range": "bytes=0-0,2-3"},
          statuses=(200, 206, 416)),
