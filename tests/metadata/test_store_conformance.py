@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import _fresh_database_url
 
 from cargohold.metadata.migrate import upgrade
 from cargohold.metadata.records import NewManifest, UploadRecord
 from cargohold.metadata.sql import SqlMetadataStore, create_engine
+from support import _fresh_database_url
 
 D1 = "sha256:" + "1" * 64
 D2 = "sha256:" + "2" * 64
@@ -76,9 +76,10 @@ def test_rows_are_scoped_by_registry(store: SqlMetadataStore, reg: int) -> None:
 
 def test_manifests_tags_and_references(store: SqlMetadataStore, reg: int) -> None:
     store.add_blob(reg, "r", D1, 1)
-    assert store.missing_references(reg, "r", (D1, D2), (M2,)) == ([D2], [M2])
-    assert store.missing_references(reg, "nope", (D1,), ()) == ([D1], [])
+    assert store.reference_sizes(reg, "r", (D1, D2), (M2,)) == {D1: 1}
+    assert store.reference_sizes(reg, "nope", (D1,), ()) == {}
     store.put_manifest(reg, "r", manifest(M1, blobs=(D1,)), "v1")
+    assert store.reference_sizes(reg, "r", (), (M1, M2)) == {M1: len(manifest(M1).content)}
     got = store.get_manifest_by_tag(reg, "r", "v1")
     assert got is not None and got.digest == M1 and got.content.startswith(b'{"m"')
     assert store.get_manifest_by_digest(reg, "r", M1) == got
@@ -147,7 +148,7 @@ def test_concurrent_writers_do_not_fail(store: SqlMetadataStore, reg: int) -> No
                 digest = f"sha256:{i:032d}{j:032d}"
                 store.add_blob(reg, f"c/{i % 3}", digest, j)
                 store.put_manifest(reg, f"c/{i % 3}", manifest(digest, blobs=(digest,)), f"t{i}-{j}")
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             errors.append(e)
 
     threads = [threading.Thread(target=push, args=(i,)) for i in range(8)]

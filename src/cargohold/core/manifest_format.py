@@ -61,6 +61,7 @@ class ParsedManifest:
     size: int
     blobs: tuple[str, ...]  # config and layers that must be in the repository
     manifests: tuple[str, ...]  # child manifests that must be in the repository
+    declared_sizes: dict[str, int]  # what the descriptors of those references claim
     subject: str | None = None
     artifact_type: str | None = None
     annotations: dict[str, str] = field(default_factory=dict)
@@ -80,8 +81,8 @@ def _descriptor(raw: Any, where: str, require_media_type: bool = True) -> Descri
         Digest.parse(digest)
     except DigestInvalid as e:
         raise ManifestInvalid(f"{where}.digest is invalid: {e.message}") from None
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise ManifestInvalid(f"{where}.size must be a non-negative integer")
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size < 2**63:
+        raise ManifestInvalid(f"{where}.size must be a non-negative 64-bit integer")
     annotations = raw.get("annotations")
     if annotations is not None and not (
         isinstance(annotations, dict) and all(isinstance(v, str) for v in annotations.values())
@@ -98,7 +99,7 @@ def parse_manifest(body: bytes, content_type: str | None, digest_algorithm: str 
         raise TooLarge(f"manifest is larger than the {MAX_MANIFEST_BYTES} byte limit", {"size": len(body)})
     try:
         doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise ManifestInvalid(f"manifest is not valid JSON: {e}") from None
     if not isinstance(doc, dict):
         raise ManifestInvalid("manifest must be a JSON object")
@@ -131,11 +132,13 @@ def parse_manifest(body: bytes, content_type: str | None, digest_algorithm: str 
 
     blobs: list[str] = []
     manifests: list[str] = []
+    sizes: dict[str, int] = {}
     if media_type in IMAGE_TYPES:
         if "manifests" in doc:
             raise ManifestInvalid("an image manifest must not have 'manifests'")
         config = _descriptor(doc.get("config"), "config")
         blobs.append(config.digest)
+        sizes[config.digest] = config.size
         layers = doc.get("layers")
         if not isinstance(layers, list):
             raise ManifestInvalid("layers must be a list")
@@ -144,6 +147,8 @@ def parse_manifest(body: bytes, content_type: str | None, digest_algorithm: str 
             if layer.media_type in NON_DISTRIBUTABLE and isinstance(raw.get("urls"), list):
                 continue
             blobs.append(layer.digest)
+            if sizes.setdefault(layer.digest, layer.size) != layer.size:
+                raise ManifestInvalid(f"layers[{i}] gives {layer.digest} a different size than another descriptor")
         config_type: str | None = config.media_type
     else:
         if "config" in doc or "layers" in doc:
@@ -152,7 +157,10 @@ def parse_manifest(body: bytes, content_type: str | None, digest_algorithm: str 
         if not isinstance(children, list):
             raise ManifestInvalid("manifests must be a list")
         for i, raw in enumerate(children):
-            manifests.append(_descriptor(raw, f"manifests[{i}]").digest)
+            child = _descriptor(raw, f"manifests[{i}]")
+            manifests.append(child.digest)
+            if sizes.setdefault(child.digest, child.size) != child.size:
+                raise ManifestInvalid(f"manifests[{i}] gives {child.digest} a different size than another descriptor")
         config_type = None
     return ParsedManifest(
         media_type=media_type,
@@ -160,6 +168,7 @@ def parse_manifest(body: bytes, content_type: str | None, digest_algorithm: str 
         size=len(body),
         blobs=tuple(dict.fromkeys(blobs)),
         manifests=tuple(dict.fromkeys(manifests)),
+        declared_sizes=sizes,
         subject=subject,
         # The referrers API reports artifactType, falling back to the config's media type.
         artifact_type=artifact_type or config_type,

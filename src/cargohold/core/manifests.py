@@ -6,7 +6,14 @@ from dataclasses import dataclass
 
 from cargohold.core.blocking import blocking
 from cargohold.core.digests import Digest, is_digest
-from cargohold.core.errors import DigestInvalid, ManifestBlobUnknown, ManifestUnknown, NameUnknown
+from cargohold.core.errors import (
+    DigestInvalid,
+    ManifestBlobUnknown,
+    ManifestInvalid,
+    ManifestUnknown,
+    NameUnknown,
+    TagInvalid,
+)
 from cargohold.core.fact_cache import FactCache
 from cargohold.core.manifest_format import parse_manifest
 from cargohold.core.names import validate_repository_name, validate_tag
@@ -19,6 +26,14 @@ from cargohold.metadata.store import MetadataStore
 class PushedManifest:
     digest: str
     subject: str | None
+
+
+def _known_tag_form(reference: str) -> None:
+    """A reference that cannot be a tag names no manifest: 404, as the conformance suite expects."""
+    try:
+        validate_tag(reference)
+    except TagInvalid:
+        raise ManifestUnknown(detail={"reference": reference}) from None
 
 
 class ManifestService:
@@ -42,13 +57,16 @@ class ManifestService:
         if tag is None and str(parsed.digest) != reference:
             raise DigestInvalid("manifest digest does not match the reference",
                                 {"reference": reference, "digest": str(parsed.digest)})
-        missing_blobs, missing_manifests = await blocking(
-            self.metadata.missing_references, registry_id, repository, parsed.blobs, parsed.manifests
+        held = await blocking(
+            self.metadata.reference_sizes, registry_id, repository, parsed.blobs, parsed.manifests
         )
-        if missing_blobs or missing_manifests:
-            raise ManifestBlobUnknown(
-                detail={"blobs": missing_blobs, "manifests": missing_manifests}
-            )
+        missing = [d for d in (*parsed.blobs, *parsed.manifests) if d not in held]
+        if missing:
+            raise ManifestBlobUnknown(detail={"missing": missing})
+        wrong = {d: {"declared": parsed.declared_sizes[d], "actual": size}
+                 for d, size in held.items() if parsed.declared_sizes[d] != size}
+        if wrong:
+            raise ManifestInvalid("descriptor sizes do not match the content they reference", wrong)
         record = NewManifest(
             digest=str(parsed.digest), media_type=parsed.media_type, artifact_type=parsed.artifact_type,
             subject_digest=parsed.subject, annotations=parsed.annotations or None, content=body,
@@ -70,7 +88,7 @@ class ManifestService:
             Digest.parse(reference)
             found = await blocking(self.metadata.get_manifest_by_digest, registry_id, repository, reference)
         else:
-            validate_tag(reference)
+            _known_tag_form(reference)
             found = await blocking(self.metadata.get_manifest_by_tag, registry_id, repository, reference)
         if found is None:
             await self._raise_unknown(registry_id, repository, reference)
@@ -85,7 +103,7 @@ class ManifestService:
             Digest.parse(reference)
             deleted = await blocking(self.metadata.delete_manifest, registry_id, repository, reference)
         else:
-            validate_tag(reference)
+            _known_tag_form(reference)
             deleted = await blocking(self.metadata.delete_tag, registry_id, repository, reference)
         if not deleted:
             await self._raise_unknown(registry_id, repository, reference)

@@ -237,23 +237,24 @@ class SqlMetadataStore:
 
     # --- manifests and tags ---------------------------------------------------------------
 
-    def missing_references(
+    def reference_sizes(
         self, registry_id: int, repository: str, blobs: tuple[str, ...], manifests: tuple[str, ...]
-    ) -> tuple[list[str], list[str]]:
-        rb, m = t.repository_blobs, t.manifests
+    ) -> dict[str, int]:
+        rb, b, m = t.repository_blobs, t.blobs, t.manifests
+        found: dict[str, int] = {}
         with self._read() as conn:
             repo_id = self._repository_id(conn, registry_id, repository, create=False)
             if repo_id is None:
-                return list(blobs), list(manifests)
-            have_blobs: set[str] = set()
-            have_manifests: set[str] = set()
+                return found
             if blobs:
-                have_blobs = set(conn.execute(sa.select(rb.c.digest).where(
-                    rb.c.repository_id == repo_id, rb.c.digest.in_(blobs))).scalars())
+                q = (sa.select(rb.c.digest, b.c.size)
+                     .select_from(rb.join(b, sa.and_(b.c.registry_id == rb.c.registry_id, b.c.digest == rb.c.digest)))
+                     .where(rb.c.repository_id == repo_id, rb.c.digest.in_(blobs)))
+                found.update({row[0]: int(row[1]) for row in conn.execute(q)})
             if manifests:
-                have_manifests = set(conn.execute(sa.select(m.c.digest).where(
-                    m.c.repository_id == repo_id, m.c.digest.in_(manifests))).scalars())
-        return ([d for d in blobs if d not in have_blobs], [d for d in manifests if d not in have_manifests])
+                q = sa.select(m.c.digest, m.c.size).where(m.c.repository_id == repo_id, m.c.digest.in_(manifests))
+                found.update({row[0]: int(row[1]) for row in conn.execute(q)})
+        return found
 
     def put_manifest(self, registry_id: int, repository: str, manifest: NewManifest, tag: str | None) -> None:
         m, mr, tg = t.manifests, t.manifest_references, t.tags
