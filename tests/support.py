@@ -88,7 +88,8 @@ class RegistryServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"registry exited with {self.proc.returncode}: {self.log_path.read_text()[-2000:]}")
+                log_tail = self.log_path.read_text()[-2000:]
+                raise RuntimeError(f"registry exited with {self.proc.returncode}: {log_tail}")
             try:
                 if httpx.get(self.url + "/v2/", timeout=1.0).status_code in (200, 401):
                     return
@@ -116,7 +117,8 @@ class RegistryServer:
         if self.proc is None:
             return
         try:
-            children = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
+            pgrep = ["pgrep", "-P", str(self.proc.pid)]
+            children = subprocess.run(pgrep, capture_output=True, text=True).stdout.split()
             for c in children:
                 os.kill(int(c), signal.SIGKILL)
             self.proc.kill()
@@ -131,7 +133,9 @@ class RegistryServer:
 
 
 @contextmanager
-def running_registry(data_dir: Path, workers: int = 1, extra_env: dict[str, str] | None = None) -> Iterator[RegistryServer]:
+def running_registry(
+    data_dir: Path, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> Iterator[RegistryServer]:
     server = RegistryServer(data_dir, workers=workers, extra_env=extra_env)
     server.start()
     try:
