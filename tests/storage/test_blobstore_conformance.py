@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cargohold.storage.base import BlobStore
+from cargohold.storage.base import BlobStore, UploadDamaged
 from cargohold.storage.filesystem import FilesystemBlobStore
 
 
@@ -29,9 +29,8 @@ def upload(store: BlobStore, upload_id: str, *chunks: bytes) -> int:
     for chunk in chunks:
         w = store.open_upload(upload_id)
         try:
-            w.truncate(size)
+            w.resume_at(size)
             w.write(chunk)
-            w.sync()
         finally:
             w.close()
         size += len(chunk)
@@ -58,17 +57,16 @@ def test_commit_then_read_back(store: BlobStore) -> None:
 def test_unacknowledged_bytes_are_dropped_on_resume(store: BlobStore) -> None:
     store.start_upload("u2")
     w = store.open_upload("u2")
-    w.truncate(0)
+    w.resume_at(0)
     w.write(b"hello")
-    w.sync()
     w.close()
     w = store.open_upload("u2")
-    w.truncate(5)  # metadata said 5; garbage past it never happened
+    w.resume_at(5)  # metadata said 5; garbage past it never happened
     w.write(b" world")
     w.close()
     assert b"".join(store.read_upload("u2", 11)) == b"hello world"
     w = store.open_upload("u2")
-    w.truncate(5)
+    w.resume_at(5)
     w.write(b"!")
     w.close()
     assert b"".join(store.read_upload("u2", 100)) == b"hello!"
@@ -114,3 +112,13 @@ def test_delete_and_upload_listing(store: BlobStore) -> None:
     store.delete_upload("keep")
     assert list(store.list_uploads()) == []
     assert store.clean_temporary() == 0
+
+
+def test_resume_past_the_end_is_damage_not_padding(store: BlobStore) -> None:
+    upload(store, "short", b"abc")
+    w = store.open_upload("short")
+    try:
+        with pytest.raises(UploadDamaged):
+            w.resume_at(10)  # metadata acknowledged 10 bytes, only 3 survived
+    finally:
+        w.close()

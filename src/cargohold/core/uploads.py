@@ -11,16 +11,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from cargohold.core.blocking import blocking
 from cargohold.core.digests import Digest, ResumableHasher
-from cargohold.core.errors import BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid
+from cargohold.core.errors import BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid
 from cargohold.core.names import validate_repository_name
 from cargohold.metadata.records import UploadRecord
 from cargohold.metadata.store import MetadataStore
-from cargohold.storage.base import BlobStore, UploadWriter
+from cargohold.storage.base import BlobStore, UploadDamaged, UploadWriter
 
 BATCH = 1 << 20  # bytes handed to the writer thread at a time
 
@@ -68,19 +68,18 @@ class UploadService:
         start: int | None = None, length: int | None = None,
     ) -> UploadRecord:
         """Append a chunk; `start` (from Content-Range) must equal the current size."""
-        await self.status(registry_id, repository, upload_id)
+        validate_repository_name(repository)
         writer = await self._open(upload_id)
         try:
-            record = await self.status(registry_id, repository, upload_id)  # fresh, under the lock
+            record = await self.status(registry_id, repository, upload_id)  # read under the lock
             if start is not None and start != record.size:
                 raise RangeInvalid(detail={"size": record.size, "start": start})
             hasher, written = await self._stream(writer, record, body, length)
-            await blocking(writer.sync)
             new_size = record.size + written
             state = hasher.state() if hasher is not None else None
             if not await blocking(self.metadata.advance_upload, upload_id, record.size, new_size, state):
                 raise RangeInvalid("the upload moved while this chunk was written")
-            return await self.status(registry_id, repository, upload_id)
+            return replace(record, size=new_size, hash_state=state)
         finally:
             await blocking(writer.close)
 
@@ -90,37 +89,40 @@ class UploadService:
     ) -> CommittedBlob:
         """Append the final chunk (if any), verify the digest, and commit the blob."""
         expected = Digest.parse(digest)
-        await self.status(registry_id, repository, upload_id)
+        validate_repository_name(repository)
         writer = await self._open(upload_id)
         try:
             record = await self.status(registry_id, repository, upload_id)
             if start is not None and start != record.size:
                 raise RangeInvalid(detail={"size": record.size, "start": start})
-            hasher, written = await self._stream(writer, record, body, length)
-            total = record.size + written
-            actual = await self._final_digest(upload_id, hasher, expected.algorithm, total)
-            if actual != expected:
-                # The final chunk is not acknowledged: the upload stays as it was.
-                raise DigestInvalid(detail={"expected": str(expected), "actual": str(actual)})
-            await blocking(writer.sync)
+            total = await self._finish(writer, record, expected, body, length)
         finally:
             await blocking(writer.close)
         await blocking(self.store.commit_upload, upload_id, str(expected), total)
-        await blocking(self.metadata.add_blob, registry_id, repository, str(expected), total)
-        await blocking(self.metadata.delete_upload, upload_id)
+        await blocking(self.metadata.add_blob, registry_id, repository, str(expected), total, upload_id)
         return CommittedBlob(str(expected), total)
 
     async def monolithic(
         self, registry_id: int, repository: str, digest: str, body: AsyncIterator[bytes], length: int | None,
     ) -> CommittedBlob:
-        """POST ?digest= with the whole blob: one request, no resumable state needed."""
-        algorithm = Digest.parse(digest).algorithm
-        record = await self.start(registry_id, repository, algorithm)
+        """POST ?digest= with the whole blob: one request, so no resumable state is recorded."""
+        expected = Digest.parse(digest)
+        validate_repository_name(repository)
+        ts = datetime.now(UTC)
+        record = UploadRecord(str(uuid.uuid4()), registry_id, repository, 0, expected.algorithm, None, ts, ts)
+        await blocking(self.store.start_upload, record.id)
         try:
-            return await self.complete(registry_id, repository, record.id, digest, body, None, length)
+            writer = await self._open(record.id)
+            try:
+                total = await self._finish(writer, record, expected, body, length)
+            finally:
+                await blocking(writer.close)
+            await blocking(self.store.commit_upload, record.id, str(expected), total)
         except BaseException:
-            await self.cancel(registry_id, repository, record.id)
+            await blocking(self.store.delete_upload, record.id)
             raise
+        await blocking(self.metadata.add_blob, registry_id, repository, str(expected), total)
+        return CommittedBlob(str(expected), total)
 
     async def cancel(self, registry_id: int, repository: str, upload_id: str) -> None:
         await self.status(registry_id, repository, upload_id)
@@ -149,6 +151,19 @@ class UploadService:
         except FileNotFoundError:
             raise BlobUploadUnknown(detail={"upload": upload_id}) from None
 
+    async def _finish(
+        self, writer: UploadWriter, record: UploadRecord, expected: Digest,
+        body: AsyncIterator[bytes] | None, length: int | None,
+    ) -> int:
+        """Write the final chunk and check the digest of everything; the total size."""
+        hasher, written = await self._stream(writer, record, body, length)
+        total = record.size + written
+        actual = await self._final_digest(record.id, hasher, expected.algorithm, total)
+        if actual != expected:
+            # The final chunk is not acknowledged: the upload stays as it was.
+            raise DigestInvalid(detail={"expected": str(expected), "actual": str(actual)})
+        return total
+
     async def _stream(
         self, writer: UploadWriter, record: UploadRecord, body: AsyncIterator[bytes] | None, length: int | None,
     ) -> tuple[ResumableHasher | None, int]:
@@ -157,7 +172,11 @@ class UploadService:
         Receiving (event loop) overlaps with hashing and writing (a worker
         thread): one batch is in flight while the next one fills.
         """
-        await blocking(writer.truncate, record.size)
+        try:
+            await blocking(writer.resume_at, record.size)
+        except UploadDamaged:
+            raise BlobUploadInvalid("the upload lost acknowledged bytes (storage failure); start it again",
+                                    {"upload": record.id}) from None
         hasher = _new_hasher(record)
         written = 0
         if body is not None:

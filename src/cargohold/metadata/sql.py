@@ -65,8 +65,15 @@ class SqlMetadataStore:
     # --- plumbing -------------------------------------------------------------------------
 
     @contextmanager
-    def _write(self) -> Iterator[sa.Connection]:
+    def _write(self, durable: bool = True) -> Iterator[sa.Connection]:
+        """A write transaction. `durable=False` is for bookkeeping a power loss may roll back
+        (upload progress): on SQLite its commit skips the WAL fsync; the next durable commit
+        syncs it along with everything before it."""
         with self.engine.connect() as conn:
+            if self._dialect == "sqlite" and conn.info.get("durable", True) != durable:
+                raw: Any = conn.connection.dbapi_connection  # outside any transaction, as the pragma needs
+                raw.execute("PRAGMA synchronous=" + ("FULL" if durable else "NORMAL"))
+                conn.info["durable"] = durable
             conn.execution_options(cargohold_write=True)
             with conn.begin():
                 yield conn
@@ -160,7 +167,8 @@ class SqlMetadataStore:
         )
         self._touch_repository(conn, repo_id)
 
-    def add_blob(self, registry_id: int, repository: str, digest: str, size: int) -> None:
+    def add_blob(self, registry_id: int, repository: str, digest: str, size: int,
+                 finished_upload: str | None = None) -> None:
         with self._write() as conn:
             conn.execute(
                 self._insert(t.blobs)
@@ -168,6 +176,8 @@ class SqlMetadataStore:
                 .on_conflict_do_nothing()
             )
             self._link(conn, registry_id, repository, digest)
+            if finished_upload is not None:
+                conn.execute(sa.delete(t.uploads).where(t.uploads.c.id == finished_upload))
 
     def link_blob(self, registry_id: int, repository: str, digest: str) -> int | None:
         b = t.blobs
@@ -195,7 +205,7 @@ class SqlMetadataStore:
     # --- uploads --------------------------------------------------------------------------
 
     def create_upload(self, upload: UploadRecord) -> None:
-        with self._write() as conn:
+        with self._write(durable=False) as conn:
             conn.execute(sa.insert(t.uploads).values(
                 id=upload.id, registry_id=upload.registry_id, repository=upload.repository, size=upload.size,
                 hash_algorithm=upload.hash_algorithm, hash_state=upload.hash_state,
@@ -215,7 +225,7 @@ class SqlMetadataStore:
 
     def advance_upload(self, upload_id: str, from_size: int, to_size: int, hash_state: bytes | None) -> bool:
         u = t.uploads
-        with self._write() as conn:
+        with self._write(durable=False) as conn:
             res = conn.execute(
                 sa.update(u).where(u.c.id == upload_id, u.c.size == from_size)
                 .values(size=to_size, hash_state=hash_state, updated_at=now())

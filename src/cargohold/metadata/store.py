@@ -20,8 +20,9 @@ class MetadataStore(Protocol):
     # blobs
     def repository_blob_size(self, registry_id: int, repository: str, digest: str) -> int | None: ...
     def blob_size(self, registry_id: int, digest: str) -> int | None: ...
-    def add_blob(self, registry_id: int, repository: str, digest: str, size: int) -> None:
-        """Record committed bytes and link them to the repository (created if new)."""
+    def add_blob(self, registry_id: int, repository: str, digest: str, size: int,
+                 finished_upload: str | None = None) -> None:
+        """Record committed bytes, link them to the repository (created if new), drop the finished upload."""
 
     def link_blob(self, registry_id: int, repository: str, digest: str) -> int | None:
         """Link a blob the registry already holds; its size, or None when it holds none."""

@@ -20,18 +20,21 @@ class BlobReader(Protocol):
 class UploadWriter(Protocol):
     """Exclusive access to one upload, held until `close()`, whichever process asks.
 
-    The caller reads the upload's committed size from metadata *after* opening,
-    truncates to it (dropping bytes never acknowledged), appends, and calls
-    `sync()` before recording the new size.
+    The caller reads the upload's acknowledged size from metadata *after*
+    opening and calls `resume_at(size)`, which drops bytes never acknowledged.
+    Appends need not be durable until `commit_upload`.
     """
 
-    def truncate(self, size: int) -> None: ...
+    def resume_at(self, size: int) -> None:
+        """Position at `size`; raises UploadDamaged when fewer bytes than that survived (power loss)."""
 
     def write(self, data: bytes) -> None: ...
 
-    def sync(self) -> None: ...
-
     def close(self) -> None: ...
+
+
+class UploadDamaged(Exception):
+    """The store holds fewer bytes of an upload than were acknowledged."""
 
 
 class BlobStore(Protocol):

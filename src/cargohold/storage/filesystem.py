@@ -2,10 +2,12 @@
 
 Layout under the root:
   blobs/<algorithm>/<hex[:2]>/<hex>   committed blobs, immutable
-  uploads/<id>/data                   resumable upload bytes
+  uploads/<id>                        resumable upload bytes
 Commit = fsync the upload file, hard-link it into place (atomic; an existing
 blob with that digest wins, its bytes are identical), fsync the directory.
-A crash at any instant leaves either no blob or a complete one.
+A crash at any instant leaves either no blob or a complete one. Appends are
+not fsynced: after a power loss an upload shorter than acknowledged is
+reported damaged, never silently padded.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+
+from cargohold.storage.base import UploadDamaged
 
 CHUNK = 1 << 20
 
@@ -35,7 +39,9 @@ class _FileUploadWriter:
         # One writer at a time per upload, whichever worker holds the request.
         fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
 
-    def truncate(self, size: int) -> None:
+    def resume_at(self, size: int) -> None:
+        if os.fstat(self._file.fileno()).st_size < size:
+            raise UploadDamaged(f"upload holds fewer than the {size} acknowledged bytes")
         self._file.truncate(size)
         self._file.seek(size)
 
@@ -44,9 +50,6 @@ class _FileUploadWriter:
         while view:
             n = self._file.write(view)
             view = view[n or 0:]
-
-    def sync(self) -> None:
-        os.fdatasync(self._file.fileno())
 
     def close(self) -> None:
         self._file.close()
@@ -64,7 +67,7 @@ class FilesystemBlobStore:
         algorithm, _, hexpart = digest.partition(":")
         return self._blobs / algorithm / hexpart[:2] / hexpart
 
-    def _upload_dir(self, upload_id: str) -> Path:
+    def _upload_path(self, upload_id: str) -> Path:
         if not upload_id.replace("-", "").isalnum():
             raise FileNotFoundError(upload_id)
         return self._uploads / upload_id
@@ -89,15 +92,13 @@ class FilesystemBlobStore:
         return None
 
     def start_upload(self, upload_id: str) -> None:
-        d = self._upload_dir(upload_id)
-        d.mkdir()
-        (d / "data").touch()
+        os.close(os.open(self._upload_path(upload_id), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
     def open_upload(self, upload_id: str) -> _FileUploadWriter:
-        return _FileUploadWriter(self._upload_dir(upload_id) / "data")
+        return _FileUploadWriter(self._upload_path(upload_id))
 
     def read_upload(self, upload_id: str, length: int) -> Iterator[bytes]:
-        with open(self._upload_dir(upload_id) / "data", "rb") as f:
+        with open(self._upload_path(upload_id), "rb") as f:
             remaining = length
             while remaining > 0:
                 chunk = f.read(min(CHUNK, remaining))
@@ -107,7 +108,7 @@ class FilesystemBlobStore:
                 yield chunk
 
     def commit_upload(self, upload_id: str, digest: str, length: int) -> None:
-        data = self._upload_dir(upload_id) / "data"
+        data = self._upload_path(upload_id)
         with open(data, "r+b") as f:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX)
             f.truncate(length)
@@ -120,19 +121,23 @@ class FilesystemBlobStore:
         self.delete_upload(upload_id)
 
     def delete_upload(self, upload_id: str) -> None:
-        shutil.rmtree(self._upload_dir(upload_id), ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            self._upload_path(upload_id).unlink()
 
     def list_uploads(self) -> Iterator[tuple[str, float]]:
         for entry in os.scandir(self._uploads):
-            if entry.is_dir():
+            if entry.is_file():
                 with contextlib.suppress(FileNotFoundError):
                     yield entry.name, entry.stat().st_mtime
 
     def clean_temporary(self) -> int:
-        """Uploads are the only temporary data; their expiry is the upload service's call."""
+        """Uploads are the only temporary data; their expiry is the upload service's call.
+
+        Removes what is not an upload file (e.g. directories of an older layout).
+        """
         removed = 0
         for entry in os.scandir(self._uploads):
-            if not entry.is_dir():
-                os.unlink(entry.path)
+            if entry.is_dir():
+                shutil.rmtree(entry.path, ignore_errors=True)
                 removed += 1
         return removed
