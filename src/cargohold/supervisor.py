@@ -98,9 +98,8 @@ def main() -> None:
     fd = int(sys.argv[1])
     sock = socket.socket(fileno=fd)
     workers = int(json.loads(os.environ[RESOLVED_ENV])["workers"])
-    if workers == 1:
-        run_worker(sock)
-        return
+    # Even one worker is supervised: it is restarted if it dies, and a graceful stop exits 0
+    # (uvicorn re-raises SIGTERM after its own shutdown, which would otherwise end us with -15).
     sys.exit(supervise(sock, workers))
 
 

@@ -1,0 +1,161 @@
+"""`cargohold serve` as an operator meets it: settings, clear errors, shutdown, expiry, restarts."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from support import RegistryServer, free_port, running_registry
+
+
+def serve(*args: str, env: dict[str, str] | None = None, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cargohold", "serve", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_refuses_non_loopback_without_authentication(tmp_path: Path) -> None:
+    line = one_error_line(serve("--listen", "0.0.0.0:5000", "--data-dir", str(tmp_path)))
+    assert "loopback" in line
+
+
+def test_bad_setting_is_one_line(tmp_path: Path) -> None:
+    assert "listen" in one_error_line(serve("--listen", "nonsense", "--data-dir", str(tmp_path)))
+    assert "workers" in one_error_line(serve("--workers", "0", "--data-dir", str(tmp_path)))
+    line = one_error_line(serve("--data-dir", str(tmp_path), env={"CARGOHOLD_UPLOAD_EXPIRY_SECONDS": "-1"}))
+    assert "upload_expiry_seconds" in line
+
+
+def test_busy_port_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        line = one_error_line(serve("--listen", f"127.0.0.1:{port}", "--data-dir", str(tmp_path)))
+    assert "already in use" in line
+
+
+def test_unwritable_data_dir_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    line = one_error_line(serve("--listen", f"127.0.0.1:{free_port()}", "--data-dir", str(blocker / "data")))
+    assert "not writable" in line
+
+
+def test_missing_config_file_is_one_line(tmp_path: Path) -> None:
+    assert "does not exist" in one_error_line(serve("--config", str(tmp_path / "nope.toml")))
+
+
+def test_toml_file_is_read_and_flags_win(tmp_path: Path) -> None:
+    port, flag_port = free_port(), free_port()
+    config = tmp_path / "cargohold.toml"
+    config.write_text(f'listen = "127.0.0.1:{port}"\ndata_dir = "{tmp_path / "from-toml"}"\nworkers = 1\n')
+    proc = subprocess.Popen([sys.executable, "-m", "cargohold", "serve", "--config", str(config)],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}")
+        assert (tmp_path / "from-toml" / "metadata.db").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "cargohold", "serve", "--config", str(config),
+                             "--listen", f"127.0.0.1:{flag_port}"], stderr=subprocess.PIPE, text=True)
+    try:
+        wait_ready(f"http://127.0.0.1:{flag_port}")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+
+
+def wait_ready(url: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/v2/", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise AssertionError(f"{url} did not come up")
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_sigterm_stops_cleanly_with_every_worker(tmp_path: Path, workers: int) -> None:
+    server = RegistryServer(tmp_path / "data", workers=workers)
+    server.start()
+    children = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
+    assert len(children) == workers
+    assert server.stop(signal.SIGTERM) == 0
+    for pid in children:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+
+def test_a_dead_worker_is_replaced(tmp_path: Path) -> None:
+    with running_registry(tmp_path / "data", workers=2) as server:
+        first = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
+        os.kill(int(first[0]), signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            now = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
+            if len(now) == 2 and first[0] not in now:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the killed worker was not replaced")
+        for _ in range(20):  # whichever worker answers, it works
+            assert httpx.get(server.url + "/v2/").status_code == 200
+
+
+def test_abandoned_uploads_expire_and_their_bytes_go(tmp_path: Path) -> None:
+    env = {"CARGOHOLD_UPLOAD_EXPIRY_SECONDS": "1", "CARGOHOLD_JOB_INTERVAL_SECONDS": "0.5"}
+    with running_registry(tmp_path / "data", extra_env=env) as server:
+        c = httpx.Client(base_url=server.url)
+        loc = c.post("/v2/exp/repo/blobs/uploads/").headers["location"]
+        assert c.patch(loc, content=b"x" * 1000).status_code == 202
+        uploads = tmp_path / "data" / "storage" / "uploads"
+        assert len(list(uploads.iterdir())) == 1
+        stray = uploads / "0123456789abcdef"  # bytes no upload row claims (e.g. a killed monolithic push)
+        stray.write_bytes(b"orphan")
+        os.utime(stray, (time.time() - 60, time.time() - 60))
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(uploads.iterdir()):
+            time.sleep(0.2)
+        assert list(uploads.iterdir()) == []
+        r = c.get(loc)
+        assert r.status_code == 404 and r.json()["errors"][0]["code"] == "BLOB_UPLOAD_UNKNOWN"
+
+
+def test_open_upload_survives_restart_and_finishes_on_any_worker(tmp_path: Path) -> None:
+    data = os.urandom(3 << 20)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    server = RegistryServer(tmp_path / "data", workers=2)
+    server.start()
+    try:
+        loc = httpx.post(server.url + "/v2/r/s/blobs/uploads/").headers["location"]
+        r = httpx.patch(server.url + loc, content=data[:1 << 20], headers={"Content-Range": f"0-{(1 << 20) - 1}"})
+        assert r.status_code == 202
+        server.restart()
+        for part in range(1, 3):  # each chunk on a new connection, so both workers take part
+            start = part << 20
+            r = httpx.patch(server.url + loc, content=data[start:start + (1 << 20)],
+                            headers={"Content-Range": f"{start}-{start + (1 << 20) - 1}"})
+            assert r.status_code == 202, r.text
+        r = httpx.put(server.url + loc, params={"digest": digest})
+        assert r.status_code == 201, r.text
+        assert httpx.get(server.url + f"/v2/r/s/blobs/{digest}").content == data
+    finally:
+        server.stop()
