@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from support import RegistryServer, free_port, running_registry
 
 
