@@ -32,6 +32,11 @@ def page_size(n: str | None) -> int | None:
     return min(value, MAX_PAGE)
 
 
+def check_last(last: str | None) -> None:
+    if last is not None and ("\x00" in last or len(last) > 512):
+        raise PaginationInvalid("invalid 'last' parameter", {"last": last[:64]})
+
+
 def _page(items: list[str], limit: int | None) -> Page:
     if limit is not None and len(items) > limit:
         items = items[:limit]
@@ -45,6 +50,7 @@ class ListingService:
 
     async def tags(self, registry_id: int, repository: str, n: str | None, last: str | None) -> Page:
         validate_repository_name(repository)
+        check_last(last)
         limit = page_size(n)
         if limit == 0:
             if not await blocking(self.metadata.repository_exists, registry_id, repository):
@@ -57,6 +63,7 @@ class ListingService:
         return _page(items, limit)
 
     async def catalog(self, registry_id: int, n: str | None, last: str | None) -> Page:
+        check_last(last)
         limit = page_size(n)
         if limit == 0:
             return Page([], None)

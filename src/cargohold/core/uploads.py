@@ -31,6 +31,13 @@ class CommittedBlob:
     size: int
 
 
+def _is_upload_id(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
 def _new_hasher(record: UploadRecord) -> ResumableHasher | None:
     if record.size == 0:
         return ResumableHasher(record.hash_algorithm)
@@ -58,6 +65,8 @@ class UploadService:
 
     async def status(self, registry_id: int, repository: str, upload_id: str) -> UploadRecord:
         validate_repository_name(repository)
+        if not _is_upload_id(upload_id):
+            raise BlobUploadUnknown(detail={"upload": upload_id[:64]})
         record = await blocking(self.metadata.get_upload, registry_id, repository, upload_id)
         if record is None:
             raise BlobUploadUnknown(detail={"upload": upload_id})
@@ -146,6 +155,8 @@ class UploadService:
     # --- internals --------------------------------------------------------------------------
 
     async def _open(self, upload_id: str) -> UploadWriter:
+        if not _is_upload_id(upload_id):
+            raise BlobUploadUnknown(detail={"upload": upload_id[:64]})
         try:
             return await blocking(self.store.open_upload, upload_id)
         except FileNotFoundError:
