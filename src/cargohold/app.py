@@ -11,17 +11,21 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from cargohold.api.auth.token import routes as auth_routes
 from cargohold.api.distribution.context import Services
 from cargohold.api.distribution.errors import error_response, handle_registry_error
 from cargohold.api.distribution.routes import routes as distribution_routes
 from cargohold.config import Settings, settings_from_environment
+from cargohold.core.access import AccessService
 from cargohold.core.blobs import BlobService
 from cargohold.core.errors import RegistryError
 from cargohold.core.listing import ListingService
 from cargohold.core.manifests import ManifestService
+from cargohold.core.signing_keys import KeyRing
 from cargohold.core.uploads import UploadService
 from cargohold.jobs.scheduler import Scheduler
 from cargohold.jobs.upload_expiry import upload_expiry_job
+from cargohold.metadata.access_sql import SqlAccessStore
 from cargohold.metadata.generations import SharedGenerations
 from cargohold.metadata.sql import SqlMetadataStore, create_engine
 from cargohold.storage.filesystem import FilesystemBlobStore
@@ -58,7 +62,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         uploads=uploads,
         manifests=ManifestService(metadata, generations),
         listing=ListingService(metadata),
-        default_registry_id=registry.id,
+        access=AccessService(SqlAccessStore(metadata), KeyRing(settings.data_dir / "keys")),
+        registry=registry,
     )
     scheduler = Scheduler([upload_expiry_job(uploads, settings.upload_expiry, settings.job_interval_seconds)])
 
@@ -72,7 +77,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             metadata.close()
 
     app = Starlette(
-        routes=distribution_routes,
+        routes=[*auth_routes, *distribution_routes],
         exception_handlers={
             RegistryError: handle_registry_error,
             HTTPException: _http_error,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from cargohold.config import Settings
@@ -23,10 +24,17 @@ def check_data_dir(data_dir: Path) -> None:
         raise BootstrapError(f"data dir {data_dir} is not writable: {e.strerror or e}") from None
 
 
+OWNER_PASSWORD_ENV = "CARGOHOLD_OWNER_PASSWORD"
+
+
 def bootstrap(settings: Settings) -> Registry:
-    """Create the data dir, migrate the schema, create the default registry, drop stale temp files."""
+    """Create the data dir, migrate the schema, create the default registry with its owner,
+    system scope maps and signing key, and drop stale temporary files."""
     import sqlalchemy as sa
 
+    from cargohold.core.identities import IdentityService
+    from cargohold.core.signing_keys import KeyRing
+    from cargohold.metadata.access_sql import SqlAccessStore
     from cargohold.metadata.migrate import upgrade
     from cargohold.metadata.sql import SqlMetadataStore, create_engine
     from cargohold.storage.filesystem import FilesystemBlobStore
@@ -37,10 +45,24 @@ def bootstrap(settings: Settings) -> Registry:
         upgrade(engine)
         store = SqlMetadataStore(engine)
         registry = store.ensure_registry(settings.registry_name, settings.listen)
+        access = SqlAccessStore(store)
+        access.update_settings(registry.id)
+        identities = IdentityService(access)
+        identities.ensure_system_scope_maps(registry.id)
+        given = os.environ.get(OWNER_PASSWORD_ENV) or None
+        created = identities.ensure_owner(registry.id, given)
     except sa.exc.OperationalError as e:
         raise BootstrapError(f"cannot use the metadata database: {e.orig}") from None
     finally:
         engine.dispose()
+    KeyRing(settings.data_dir / "keys").ensure()
+    if created is not None and given is None:
+        path = settings.data_dir / "owner-password"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(created.value + "\n")
+        print(f"cargohold: created the owner identity; username 'owner', password {created.value} "
+              f"(also in {path}, mode 0600; shown only this once)", file=sys.stderr, flush=True)
     FilesystemBlobStore(settings.storage_dir).clean_temporary()
     return registry
 

@@ -60,9 +60,6 @@ def serve(
         fail(_settings_error(e))
     except ValueError as e:
         fail(str(e))
-    if not settings.listens_on_loopback():
-        fail(f"refusing to listen on {settings.listen}: authentication is not available yet, "
-             "so the registry only serves loopback addresses (127.0.0.1, ::1)")
     sock = bind_listener(settings)
     try:
         bootstrap_in_child(settings)

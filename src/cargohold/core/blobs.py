@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cargohold.core.blocking import blocking
@@ -106,17 +107,24 @@ class BlobService:
         if not await blocking(self.metadata.unlink_blob, registry_id, repository, digest):
             raise BlobUnknown(detail={"digest": digest})
 
-    async def mount(self, registry_id: int, repository: str, digest: str, source: str | None) -> int | None:
+    async def mount(self, registry_id: int, repository: str, digest: str, source: str | None,
+                    may_read: Callable[[str], bool]) -> int | None:
         """Link an existing blob into `repository`; its size, or None when it cannot be mounted.
 
-        With a source repository the blob must be linked there; without one any
-        blob the registry holds is mounted (OCI's automatic content discovery).
+        The blob must be linked in a repository the caller may read: the source
+        when one is named, else any (OCI's automatic content discovery).
         """
         validate_repository_name(repository)
         Digest.parse(digest)
         if source is not None:
             validate_repository_name(source)
+            if not may_read(source):
+                return None
             if await blocking(self.metadata.repository_blob_size, registry_id, source, digest) is None:
+                return None
+        else:
+            holders = await blocking(self.metadata.repositories_with_blob, registry_id, digest, 100)
+            if not any(may_read(name) for name in holders):
                 return None
         if await blocking(self.store.stat, digest) is None:
             return None

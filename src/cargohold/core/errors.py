@@ -108,3 +108,17 @@ class PaginationInvalid(RegistryError):
 class TooLarge(RegistryError):
     code = "SIZE_INVALID"
     default_message = "content too large"
+
+
+class Unauthorized(RegistryError):
+    code = "UNAUTHORIZED"
+    default_message = "authentication required"
+
+
+class TooManyRequests(RegistryError):
+    code = "TOOMANYREQUESTS"
+    default_message = "too many requests"
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message, {"retryAfter": retry_after})
+        self.retry_after = retry_after

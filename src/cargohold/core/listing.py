@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cargohold.core.blocking import blocking
@@ -62,13 +63,23 @@ class ListingService:
             raise NameUnknown(detail={"name": repository})
         return _page(items, limit)
 
-    async def catalog(self, registry_id: int, n: str | None, last: str | None) -> Page:
+    async def catalog(self, registry_id: int, n: str | None, last: str | None,
+                      may_read: Callable[[str], bool]) -> Page:
+        """Repositories the caller may read, in lexical order."""
         check_last(last)
         limit = page_size(n)
         if limit == 0:
             return Page([], None)
-        fetch = None if limit is None else limit + 1
-        return _page(await blocking(self.metadata.list_repositories, registry_id, last, fetch), limit)
+        found: list[str] = []
+        cursor = last
+        batch = 1000
+        while True:
+            items = await blocking(self.metadata.list_repositories, registry_id, cursor, batch)
+            found.extend(name for name in items if may_read(name))
+            if len(items) < batch or (limit is not None and len(found) > limit):
+                break
+            cursor = items[-1]
+        return _page(found, limit)
 
     async def referrers(
         self, registry_id: int, repository: str, subject: str, artifact_type: str | None

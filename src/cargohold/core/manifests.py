@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from cargohold.core.blocking import blocking
 from cargohold.core.digests import Digest, is_digest
 from cargohold.core.errors import (
+    Denied,
     DigestInvalid,
     ManifestBlobUnknown,
     ManifestInvalid,
@@ -44,8 +45,11 @@ class ManifestService:
         self._by_digest: FactCache[ManifestRecord] = FactCache(generations, (REMOVALS,), cache_entries)
 
     async def put(
-        self, registry_id: int, repository: str, reference: str, body: bytes, content_type: str | None
+        self, registry_id: int, repository: str, reference: str, body: bytes, content_type: str | None,
+        signatures_only: bool = False,
     ) -> PushedManifest:
+        """Validate and store a manifest. `signatures_only` (AcrImageSigner without push) admits
+        only manifests that refer to a subject: signatures, attestations, SBOMs."""
         validate_repository_name(repository)
         tag: str | None = None
         algorithm = "sha256"
@@ -54,6 +58,8 @@ class ManifestService:
         else:
             tag = validate_tag(reference)
         parsed = parse_manifest(body, content_type, algorithm)
+        if signatures_only and parsed.subject is None:
+            raise Denied("this identity may only push artifacts that refer to a subject (signatures)")
         if tag is None and str(parsed.digest) != reference:
             raise DigestInvalid("manifest digest does not match the reference",
                                 {"reference": reference, "digest": str(parsed.digest)})

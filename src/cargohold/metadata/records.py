@@ -55,3 +55,80 @@ class NewManifest:
     content: bytes
     blobs: tuple[str, ...]
     manifests: tuple[str, ...]
+
+
+# --- identity and access ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrySettings:
+    registry_id: int
+    admin_enabled: bool
+    anonymous_pull_enabled: bool
+    sku: str
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    id: str
+    registry_id: int
+    kind: str  # user | service_principal | workload | admin | token
+    name: str
+    description: str
+    enabled: bool
+    scope_map_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    identity_id: str
+    name: str
+    secret_hash: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class FederatedCredential:
+    identity_id: str
+    name: str
+    issuer: str
+    subject: str
+    audience: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RoleAssignment:
+    id: str
+    registry_id: int
+    identity_id: str
+    role: str
+    scope: str  # "" for the whole registry, else a repository name or "prefix/*"
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeMap:
+    id: str
+    registry_id: int
+    name: str
+    description: str
+    system: bool
+    rules: tuple[tuple[str, str], ...]  # (repository pattern, action)
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LoginEvent:
+    registry_id: int
+    at: datetime
+    identity: str
+    identity_kind: str | None
+    method: str
+    source: str
+    outcome: str  # success | failure
+    reason: str = ""

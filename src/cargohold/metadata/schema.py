@@ -105,3 +105,90 @@ uploads = sa.Table(
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.Index("ix_uploads_updated", "updated_at"),
 )
+
+# --- identity and access ---------------------------------------------------------------------
+
+registry_settings = sa.Table(
+    "registry_settings", metadata,
+    sa.Column("registry_id", sa.Integer, sa.ForeignKey("registries.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("admin_enabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("anonymous_pull_enabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("sku", sa.String(16), nullable=False, default="Premium"),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+identities = sa.Table(
+    "identities", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("registry_id", sa.Integer, sa.ForeignKey("registries.id", ondelete="CASCADE"), nullable=False),
+    # user | service_principal | workload | admin | token
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("name", Name(128), nullable=False),  # username, client id, token name, or the registry name
+    sa.Column("description", sa.String(255), nullable=False, default=""),
+    sa.Column("enabled", sa.Boolean, nullable=False, default=True),
+    sa.Column("scope_map_id", sa.String(36), sa.ForeignKey("scope_maps.id")),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("registry_id", "kind", "name", name="uq_identities_registry_kind_name"),
+)
+
+credentials = sa.Table(
+    "credentials", metadata,
+    sa.Column("identity_id", sa.String(36), sa.ForeignKey("identities.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(32), primary_key=True),  # password | password2 | password1 | secret
+    sa.Column("registry_id", sa.Integer, nullable=False),
+    sa.Column("secret_hash", sa.String(255), nullable=False),  # argon2id
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp),
+)
+
+federated_credentials = sa.Table(
+    "federated_credentials", metadata,
+    sa.Column("identity_id", sa.String(36), sa.ForeignKey("identities.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("registry_id", sa.Integer, nullable=False),
+    sa.Column("issuer", sa.String(512), nullable=False),
+    sa.Column("subject", sa.String(512), nullable=False),
+    sa.Column("audience", sa.String(512), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Index("ix_federated_issuer_subject", "registry_id", "issuer", "subject"),
+)
+
+role_assignments = sa.Table(
+    "role_assignments", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("registry_id", sa.Integer, sa.ForeignKey("registries.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("identity_id", sa.String(36), sa.ForeignKey("identities.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("scope", sa.String(255), nullable=False),  # "" = the registry; else a repository or "prefix/*"
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("identity_id", "role", "scope", name="uq_role_assignments_identity_role_scope"),
+)
+
+scope_maps = sa.Table(
+    "scope_maps", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("registry_id", sa.Integer, sa.ForeignKey("registries.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", Name(64), nullable=False),
+    sa.Column("description", sa.String(255), nullable=False, default=""),
+    sa.Column("system", sa.Boolean, nullable=False, default=False),
+    # [[repository pattern, action], ...]: content/read, content/write, content/delete, metadata/read, metadata/write
+    sa.Column("rules", sa.JSON, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("registry_id", "name", name="uq_scope_maps_registry_name"),
+)
+
+login_events = sa.Table(
+    "login_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("registry_id", sa.Integer, sa.ForeignKey("registries.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("identity", sa.String(128), nullable=False),  # the name presented (may not exist)
+    sa.Column("identity_kind", sa.String(24)),
+    sa.Column("method", sa.String(32), nullable=False),  # basic | password | refresh_token | federated | bearer
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),  # success | failure
+    sa.Column("reason", sa.String(255), nullable=False, default=""),
+    sa.Index("ix_login_events_registry_at", "registry_id", "at"),
+)

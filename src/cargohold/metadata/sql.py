@@ -52,12 +52,80 @@ def create_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
+_REPO_IDS_MAX = 50_000  # (registry, repository name) -> id entries kept per process
+
+
 class SqlMetadataStore:
     def __init__(self, engine: sa.Engine, generations: Generations | None = None) -> None:
         self.engine = engine
         self._dialect = engine.dialect.name
         # Bumped after a commit that changes or removes a fact readers may have cached.
         self.generations = generations or LocalGenerations()
+        # Repository ids never change while the repository exists; whatever removes a
+        # repository row must bump REMOVALS, which drops these entries in every worker.
+        self._repo_ids: dict[tuple[int, str], tuple[bytes, int]] = {}
+        self._build_statements()
+
+    def _build_statements(self) -> None:
+        """The hot statements, built once: executing a prebuilt statement skips expression
+        construction and cache-key generation (SQLAlchemy memoizes both per statement object)."""
+        r, rb, b, u, m, tg = (t.repositories, t.repository_blobs, t.blobs, t.uploads, t.manifests, t.tags)
+        p = sa.bindparam
+        self._q_repo_id = sa.select(r.c.id).where(r.c.registry_id == p("registry_id"), r.c.name == p("name"))
+        self._q_repo_insert = self._insert(r).values(
+            registry_id=p("registry_id"), name=p("name"), created_at=p("ts"), updated_at=p("ts"),
+        ).on_conflict_do_nothing()
+        self._q_repo_touch = sa.update(r).where(r.c.id == p("repo_id")).values(updated_at=p("ts"))
+        self._q_repo_blob_size = (
+            sa.select(b.c.size)
+            .select_from(r.join(rb, rb.c.repository_id == r.c.id).join(
+                b, sa.and_(b.c.registry_id == rb.c.registry_id, b.c.digest == rb.c.digest)))
+            .where(r.c.registry_id == p("registry_id"), r.c.name == p("name"), rb.c.digest == p("digest"))
+        )
+        self._q_blob_size = sa.select(b.c.size).where(b.c.registry_id == p("registry_id"), b.c.digest == p("digest"))
+        self._q_blob_insert = self._insert(b).values(
+            registry_id=p("registry_id"), digest=p("digest"), size=p("size"), pushed_at=p("ts"),
+        ).on_conflict_do_nothing()
+        self._q_link_insert = self._insert(rb).values(
+            registry_id=p("registry_id"), repository_id=p("repo_id"), digest=p("digest"), linked_at=p("ts"),
+        ).on_conflict_do_nothing()
+        self._q_upload_insert = sa.insert(u)
+        self._q_upload_get = sa.select(u).where(
+            u.c.id == p("upload_id"), u.c.registry_id == p("registry_id"), u.c.repository == p("name"))
+        self._q_upload_advance = sa.update(u).where(u.c.id == p("upload_id"), u.c.size == p("from_size")).values(
+            size=p("to_size"), hash_state=p("hash_state"), updated_at=p("ts"))
+        self._q_upload_delete = sa.delete(u).where(u.c.id == p("upload_id"))
+        self._q_upload_exists = sa.select(u.c.id).where(u.c.id == p("upload_id"))
+        self._q_ref_blobs = (
+            sa.select(rb.c.digest, b.c.size)
+            .select_from(rb.join(b, sa.and_(b.c.registry_id == rb.c.registry_id, b.c.digest == rb.c.digest)))
+            .where(rb.c.repository_id == p("repo_id"), rb.c.digest.in_(p("digests", expanding=True))))
+        self._q_ref_manifests = sa.select(m.c.digest, m.c.size).where(
+            m.c.repository_id == p("repo_id"), m.c.digest.in_(p("digests", expanding=True)))
+        self._q_manifest_by_tag = (
+            sa.select(m.c.digest, m.c.media_type, m.c.size, m.c.content)
+            .select_from(r.join(tg, tg.c.repository_id == r.c.id).join(
+                m, sa.and_(m.c.repository_id == tg.c.repository_id, m.c.digest == tg.c.digest)))
+            .where(r.c.registry_id == p("registry_id"), r.c.name == p("name"), tg.c.name == p("tag"))
+        )
+        self._q_manifest_by_digest = self._manifest_query().where(
+            r.c.registry_id == p("registry_id"), r.c.name == p("name"), m.c.digest == p("digest"))
+        ins = self._insert(m).values(
+            registry_id=p("registry_id"), repository_id=p("repo_id"), digest=p("digest"),
+            media_type=p("media_type"), artifact_type=p("artifact_type"), subject_digest=p("subject_digest"),
+            annotations=p("annotations", type_=m.c.annotations.type), size=p("size"), content=p("content"),
+            created_at=p("ts"), updated_at=p("ts"),
+        )
+        self._q_manifest_upsert = ins.on_conflict_do_update(
+            index_elements=[m.c.repository_id, m.c.digest], set_={"updated_at": ins.excluded.updated_at})
+        self._q_references_insert = self._insert(t.manifest_references).on_conflict_do_nothing()
+        ins = self._insert(tg).values(registry_id=p("registry_id"), repository_id=p("repo_id"), name=p("tag"),
+                                      digest=p("digest"), created_at=p("ts"), updated_at=p("ts"))
+        self._q_tag_upsert = ins.on_conflict_do_update(
+            index_elements=[tg.c.repository_id, tg.c.name],
+            set_={"digest": ins.excluded.digest, "updated_at": ins.excluded.updated_at},
+            where=tg.c.digest != ins.excluded.digest,
+        )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -75,8 +143,16 @@ class SqlMetadataStore:
                 raw.execute("PRAGMA synchronous=" + ("FULL" if durable else "NORMAL"))
                 conn.info["durable"] = durable
             conn.execution_options(cargohold_write=True)
-            with conn.begin():
-                yield conn
+            learned: list[tuple[tuple[int, str], bytes, int]] = []
+            conn.info["learned_repo_ids"] = learned
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                del conn.info["learned_repo_ids"]
+            # Committed: ids found or created in the transaction are facts now.
+            for key, stamp, repo_id in learned:
+                self._remember_repo_id(key, stamp, repo_id)
 
     def _read(self) -> sa.Connection:
         return self.engine.connect()
@@ -84,25 +160,35 @@ class SqlMetadataStore:
     def _insert(self, table: sa.Table) -> Any:
         return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
 
+    def _remember_repo_id(self, key: tuple[int, str], stamp: bytes, repo_id: int) -> None:
+        ids = self._repo_ids
+        if len(ids) >= _REPO_IDS_MAX:
+            del ids[next(iter(ids))]
+        ids[key] = (stamp, repo_id)
+
     def _repository_id(self, conn: sa.Connection, registry_id: int, repository: str, create: bool) -> int | None:
-        r = t.repositories
-        found = conn.execute(
-            sa.select(r.c.id).where(r.c.registry_id == registry_id, r.c.name == repository)
-        ).scalar()
-        if found is not None or not create:
-            return None if found is None else int(found)
-        ts = now()
-        conn.execute(
-            self._insert(r)
-            .values(registry_id=registry_id, name=repository, created_at=ts, updated_at=ts)
-            .on_conflict_do_nothing()
-        )
-        return int(conn.execute(
-            sa.select(r.c.id).where(r.c.registry_id == registry_id, r.c.name == repository)
-        ).scalar_one())
+        key = (registry_id, repository)
+        stamp = self.generations.current(REMOVALS)
+        cached = self._repo_ids.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        params = {"registry_id": registry_id, "name": repository}
+        found = conn.execute(self._q_repo_id, params).scalar()
+        if found is None:
+            if not create:
+                return None
+            conn.execute(self._q_repo_insert, {**params, "ts": now()})
+            found = conn.execute(self._q_repo_id, params).scalar_one()
+        # Inside a write transaction the id becomes a cached fact only once the transaction commits.
+        learned = conn.info.get("learned_repo_ids")
+        if learned is not None:
+            learned.append((key, stamp, int(found)))
+        else:
+            self._remember_repo_id(key, stamp, int(found))
+        return int(found)
 
     def _touch_repository(self, conn: sa.Connection, repo_id: int) -> None:
-        conn.execute(sa.update(t.repositories).where(t.repositories.c.id == repo_id).values(updated_at=now()))
+        conn.execute(self._q_repo_touch, {"repo_id": repo_id, "ts": now()})
 
     # --- registries -----------------------------------------------------------------------
 
@@ -201,6 +287,13 @@ class SqlMetadataStore:
         if removed:
             self.generations.bump(REMOVALS)
         return removed
+
+    def repositories_with_blob(self, registry_id: int, digest: str, limit: int) -> list[str]:
+        r, rb = t.repositories, t.repository_blobs
+        q = (sa.select(r.c.name).select_from(r.join(rb, rb.c.repository_id == r.c.id))
+             .where(rb.c.registry_id == registry_id, rb.c.digest == digest).order_by(r.c.name).limit(limit))
+        with self._read() as conn:
+            return list(conn.execute(q).scalars())
 
     # --- uploads --------------------------------------------------------------------------
 

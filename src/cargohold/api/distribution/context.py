@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from cargohold.core.access import AccessService
 from cargohold.core.blobs import BlobService
 from cargohold.core.errors import SizeInvalid
 from cargohold.core.listing import ListingService
 from cargohold.core.manifests import ManifestService
 from cargohold.core.uploads import UploadService
+from cargohold.metadata.records import Registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +22,8 @@ class Services:
     uploads: UploadService
     manifests: ManifestService
     listing: ListingService
-    default_registry_id: int
+    access: AccessService
+    registry: Registry  # the default registry (the only one until registries become resources)
 
 
 def services(request: Request) -> Services:
@@ -29,7 +32,7 @@ def services(request: Request) -> Services:
 
 def registry_id(request: Request) -> int:
     """The registry a request addresses (one default registry until registries become resources)."""
-    return services(request).default_registry_id
+    return services(request).registry.id
 
 
 def content_length(request: Request) -> int | None:

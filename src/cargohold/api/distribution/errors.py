@@ -21,6 +21,8 @@ _STATUS: list[tuple[type[e.RegistryError], int]] = [
     (e.ManifestUnknown, 404),
     (e.NameUnknown, 404),
     (e.Denied, 403),
+    (e.Unauthorized, 401),
+    (e.TooManyRequests, 429),
     (e.Unsupported, 405),
 ]
 
@@ -41,9 +43,15 @@ def error_response(status: int, code: str, message: str, detail: Any = None,
 
 def registry_error_response(error: e.RegistryError) -> Response:
     headers = {}
+    detail = error.detail
     if isinstance(error, e.RangeNotSatisfiable):
         headers["Content-Range"] = f"bytes */{error.size}"
-    return error_response(status_for(error), error.code, error.message, error.detail, headers)
+    if isinstance(error, e.Unauthorized) and isinstance(detail, dict) and "challenge" in detail:
+        headers["WWW-Authenticate"] = detail["challenge"]
+        detail = None
+    if isinstance(error, e.TooManyRequests):
+        headers["Retry-After"] = str(error.retry_after)
+    return error_response(status_for(error), error.code, error.message, detail, headers)
 
 
 async def handle_registry_error(_request: Request, exc: Exception) -> Response:

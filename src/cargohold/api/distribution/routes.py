@@ -9,25 +9,33 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from cargohold.core.permissions import DELETE, METADATA_READ, PULL, PUSH, SIGN
+
 from . import blobs, listings, manifests, uploads
+from .authz import authenticate_base, authorize_catalog, authorize_repository
 from .base import api_version
 from .errors import error_response
 
 Handler = Callable[..., Awaitable[Response]]
+READ = (PULL,)
+LIST = (PULL, METADATA_READ)
+WRITE = (PUSH, SIGN)  # SIGN alone may push only signature artifacts (the manifest service checks)
+REMOVE = (DELETE,)
 
 _NAME = r"(?P<name>[^?#]+?)"
-_TABLE: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
+# path pattern → method → (handler, actions any one of which lets the caller through)
+_TABLE: list[tuple[re.Pattern[str], dict[str, tuple[Handler, tuple[str, ...]]]]] = [
     (re.compile(rf"^{_NAME}/manifests/(?P<reference>[^/]+)$"), {
-        "GET": manifests.get_manifest, "HEAD": manifests.get_manifest,
-        "PUT": manifests.put_manifest, "DELETE": manifests.delete_manifest}),
-    (re.compile(rf"^{_NAME}/blobs/uploads/?$"), {"POST": uploads.start_upload}),
+        "GET": (manifests.get_manifest, READ), "HEAD": (manifests.get_manifest, READ),
+        "PUT": (manifests.put_manifest, WRITE), "DELETE": (manifests.delete_manifest, REMOVE)}),
+    (re.compile(rf"^{_NAME}/blobs/uploads/?$"), {"POST": (uploads.start_upload, WRITE)}),
     (re.compile(rf"^{_NAME}/blobs/uploads/(?P<upload_id>[^/]+)$"), {
-        "GET": uploads.get_upload, "PATCH": uploads.patch_upload,
-        "PUT": uploads.put_upload, "DELETE": uploads.cancel_upload}),
+        "GET": (uploads.get_upload, WRITE), "PATCH": (uploads.patch_upload, WRITE),
+        "PUT": (uploads.put_upload, WRITE), "DELETE": (uploads.cancel_upload, WRITE)}),
     (re.compile(rf"^{_NAME}/blobs/(?P<digest>[^/]+)$"), {
-        "GET": blobs.get_blob, "HEAD": blobs.head_blob, "DELETE": blobs.delete_blob}),
-    (re.compile(rf"^{_NAME}/tags/list$"), {"GET": listings.list_tags}),
-    (re.compile(rf"^{_NAME}/referrers/(?P<digest>[^/]+)$"), {"GET": listings.list_referrers}),
+        "GET": (blobs.get_blob, READ), "HEAD": (blobs.head_blob, READ), "DELETE": (blobs.delete_blob, REMOVE)}),
+    (re.compile(rf"^{_NAME}/tags/list$"), {"GET": (listings.list_tags, LIST)}),
+    (re.compile(rf"^{_NAME}/referrers/(?P<digest>[^/]+)$"), {"GET": (listings.list_referrers, LIST)}),
 ]
 
 
@@ -37,19 +45,31 @@ async def dispatch(request: Request) -> Response:
         m = pattern.match(path)
         if m is None:
             continue
-        handler = methods.get(request.method)
-        if handler is None:
+        entry = methods.get(request.method)
+        if entry is None:
             return error_response(405, "UNSUPPORTED", f"{request.method} is not supported here",
                                   headers={"Allow": ", ".join(sorted(methods))})
+        handler, actions = entry
+        await authorize_repository(request, m.group("name"), actions)
         return await handler(request, **m.groupdict())
     return error_response(404, "NAME_UNKNOWN", "no such endpoint", {"path": f"/v2/{path}"})
+
+
+async def base(request: Request) -> Response:
+    await authenticate_base(request)
+    return await api_version(request)
+
+
+async def catalog(request: Request) -> Response:
+    request.state.caller = await authorize_catalog(request)
+    return await listings.catalog(request)
 
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 routes: list[BaseRoute] = [
-    Route("/v2/", api_version, methods=["GET", "HEAD"]),
-    Route("/v2", api_version, methods=["GET", "HEAD"]),
-    Route("/v2/_catalog", listings.catalog, methods=["GET"]),
+    Route("/v2/", base, methods=["GET", "HEAD"]),
+    Route("/v2", base, methods=["GET", "HEAD"]),
+    Route("/v2/_catalog", catalog, methods=["GET"]),
     Route("/v2/{path:path}", dispatch, methods=ALL_METHODS),
 ]

@@ -29,7 +29,8 @@ async def start_upload(request: Request, name: str) -> Response:
     svc, reg = services(request), registry_id(request)
     params = request.query_params
     mount = params.get("mount")
-    if mount and await svc.blobs.mount(reg, name, mount, params.get("from")) is not None:
+    caller = request.state.caller
+    if mount and await svc.blobs.mount(reg, name, mount, params.get("from"), caller.may_read) is not None:
         return _committed(name, mount)
     digest = params.get("digest")
     if digest:

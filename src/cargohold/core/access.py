@@ -1,0 +1,283 @@
+"""Authentication and authorization: who is calling, and what they may do.
+
+Credentials are verified here (argon2id, constant time), access tokens are
+issued with exactly the actions granted, and every data-plane request is
+checked against a `Caller` — built from a verified bearer token, from Basic
+credentials, or for anonymous callers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import jwt
+
+from cargohold.core.errors import Unauthorized
+from cargohold.core.permissions import METADATA_READ, PULL, Grant, matches
+from cargohold.core.secrets import verify_secret
+from cargohold.core.signing_keys import KeyRing
+from cargohold.metadata.access_store import AccessStore
+from cargohold.metadata.records import Identity, LoginEvent, Registry
+
+ACCESS_TOKEN_SECONDS = 300
+REFRESH_TOKEN_SECONDS = 3 * 3600
+_CACHE_SECONDS = 5.0  # how long a verified password or a loaded grant is reused
+
+
+class Caller(Protocol):
+    """What the data plane asks of whoever is calling."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    def allows(self, repository: str, action: str) -> bool: ...
+
+    def may_read(self, repository: str) -> bool: ...
+
+    @property
+    def may_list_catalog(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    registry_id: int
+    kind: str  # user | service_principal | workload | admin | token | anonymous
+    name: str
+    identity_id: str | None
+    grant: Grant
+
+    def allows(self, repository: str, action: str) -> bool:
+        return self.grant.allows(repository, action)
+
+    def may_read(self, repository: str) -> bool:
+        return self.grant.allows(repository, PULL)
+
+    @property
+    def may_list_catalog(self) -> bool:
+        return self.kind not in ("token", "anonymous") and any(a in (PULL, METADATA_READ) for _, a in self.grant.rules)
+
+    def readable_patterns(self) -> list[str]:
+        return sorted({p for p, a in self.grant.rules if a == PULL})
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCaller:
+    """A caller holding a verified access token: exactly what the token says."""
+
+    kind: str
+    name: str
+    access: dict[str, frozenset[str]]
+    catalog: bool
+    readable: tuple[str, ...]
+    expires: float
+
+    def allows(self, repository: str, action: str) -> bool:
+        return action in self.access.get(repository, ())
+
+    def may_read(self, repository: str) -> bool:
+        return self.allows(repository, PULL) or any(matches(p, repository) for p in self.readable)
+
+    @property
+    def may_list_catalog(self) -> bool:
+        return self.catalog
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeRequest:
+    type: str  # repository | registry
+    name: str
+    actions: tuple[str, ...]
+
+
+def parse_scope(scope: str) -> ScopeRequest | None:
+    """`repository:<name>:<actions>` or `registry:catalog:*`; None for anything else (ignored)."""
+    kind, _, rest = scope.partition(":")
+    name, _, actions = rest.rpartition(":")
+    if kind not in ("repository", "registry") or not name:
+        return None
+    return ScopeRequest(kind, name, tuple(a for a in actions.split(",") if a))
+
+
+class AccessService:
+    def __init__(self, store: AccessStore, keys: KeyRing, login_events: bool = True) -> None:
+        self.store = store
+        self.keys = keys
+        self._record = login_events
+        self._salt = os.urandom(16)
+        self._passwords: dict[tuple[int, str, bytes], tuple[float, str]] = {}
+        self._principals: dict[str, tuple[float, Principal]] = {}
+        self._tokens: dict[str, TokenCaller] = {}
+        self._anonymous: dict[int, tuple[float, Principal]] = {}
+
+    # --- principals -------------------------------------------------------------------------
+
+    def anonymous(self, registry_id: int) -> Principal:
+        cached = self._anonymous.get(registry_id)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        enabled = self.store.get_settings(registry_id).anonymous_pull_enabled
+        grant = Grant(frozenset({("*", PULL), ("*", METADATA_READ)})) if enabled else Grant(frozenset())
+        p = Principal(registry_id, "anonymous", "", None, grant)
+        self._anonymous[registry_id] = (time.monotonic() + _CACHE_SECONDS, p)
+        return p
+
+    def anonymous_pull_enabled(self, registry_id: int) -> bool:
+        return bool(self.anonymous(registry_id).grant.rules)
+
+    def principal(self, identity: Identity) -> Principal:
+        cached = self._principals.get(identity.id)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        if identity.kind == "token":
+            scope_map = self.store.get_scope_map(identity.scope_map_id) if identity.scope_map_id else None
+            grant = Grant.from_scope_map(scope_map.rules if scope_map else ())
+        elif identity.kind == "admin":
+            grant = Grant.from_roles([("Contributor", "")])
+        else:
+            assignments = self.store.role_assignments(identity.registry_id, identity.id)
+            grant = Grant.from_roles((a.role, a.scope) for a in assignments)
+        p = Principal(identity.registry_id, identity.kind, identity.name, identity.id, grant)
+        self._principals[identity.id] = (time.monotonic() + _CACHE_SECONDS, p)
+        return p
+
+    def _usable(self, identity: Identity) -> bool:
+        if not identity.enabled:
+            return False
+        if identity.kind == "admin":
+            return self.store.get_settings(identity.registry_id).admin_enabled
+        return True
+
+    def authenticate(self, registry: Registry, username: str, password: str, *, method: str, source: str) -> Principal:
+        """Verify a username and password (or client id and secret); raises Unauthorized."""
+        key = (registry.id, username, hmac.digest(self._salt, password.encode(), hashlib.sha256))
+        hit = self._passwords.get(key)
+        if hit and hit[0] > time.monotonic():
+            identity = self.store.get_identity(hit[1])
+            if identity is not None and self._usable(identity):
+                return self.principal(identity)
+        now = datetime.now(UTC)
+        matched: Identity | None = None
+        reason = "unknown identity or wrong password"
+        for identity in self.store.find_login(registry.id, username):
+            for credential in self.store.credentials_of(identity.id):
+                if not verify_secret(credential.secret_hash, password):
+                    continue
+                if credential.expires_at is not None and credential.expires_at <= now:
+                    reason = f"credential {credential.name} expired"
+                    continue
+                if not self._usable(identity):
+                    reason = f"{identity.kind} is disabled"
+                    continue
+                matched = identity
+                break
+            if matched:
+                break
+        else:
+            verify_secret(None, password)  # same cost whether or not the name exists
+        self._log(registry.id, username, matched.kind if matched else None, method, source, matched is not None,
+                  "" if matched else reason)
+        if matched is None:
+            raise Unauthorized("invalid username or password")
+        self._passwords[key] = (time.monotonic() + _CACHE_SECONDS, matched.id)
+        if len(self._passwords) > 10_000:
+            self._passwords.clear()
+        return self.principal(matched)
+
+    def _log(self, registry_id: int, name: str, kind: str | None, method: str, source: str, ok: bool,
+             reason: str) -> None:
+        if self._record:
+            self.store.record_login(LoginEvent(registry_id, datetime.now(UTC), name, kind, method, source,
+                                               "success" if ok else "failure", reason))
+
+    # --- tokens -----------------------------------------------------------------------------
+
+    def issue_access_token(self, registry: Registry, principal: Principal, scopes: list[str]) -> dict[str, Any]:
+        """An access token carrying exactly the granted subset of the requested scopes."""
+        access: list[dict[str, Any]] = []
+        for raw in scopes:
+            request = parse_scope(raw)
+            if request is None:
+                continue
+            if request.type == "registry":
+                if request.name == "catalog" and principal.may_list_catalog:
+                    access.append({"type": "registry", "name": "catalog", "actions": ["*"]})
+                continue
+            granted = principal.grant.granted_for_request(request.name, request.actions)
+            access.append({"type": "repository", "name": request.name, "actions": granted})
+        now = int(time.time())
+        claims = {
+            "iss": f"cargohold/{registry.name}", "sub": principal.identity_id or "anonymous",
+            "aud": registry.login_server, "iat": now, "nbf": now - 5, "exp": now + ACCESS_TOKEN_SECONDS,
+            "jti": uuid.uuid4().hex, "typ": "access", "reg": registry.id, "kind": principal.kind,
+            "name": principal.name, "access": access, "rp": principal.readable_patterns(),
+        }
+        token = self.keys.sign(claims)
+        return {"token": token, "access_token": token, "expires_in": ACCESS_TOKEN_SECONDS,
+                "issued_at": datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z")}
+
+    def issue_refresh_token(self, registry: Registry, principal: Principal) -> str:
+        if principal.identity_id is None:
+            raise Unauthorized("anonymous callers get no refresh token")
+        now = int(time.time())
+        return self.keys.sign({
+            "iss": f"cargohold/{registry.name}", "sub": principal.identity_id, "aud": registry.login_server,
+            "iat": now, "nbf": now - 5, "exp": now + REFRESH_TOKEN_SECONDS, "jti": uuid.uuid4().hex,
+            "typ": "refresh", "reg": registry.id,
+        })
+
+    def principal_from_refresh_token(self, registry: Registry, token: str, *, source: str) -> Principal:
+        try:
+            claims = self.keys.verify(token, registry.login_server)
+        except jwt.InvalidTokenError as e:
+            self._log(registry.id, "?", None, "refresh_token", source, False, f"invalid refresh token: {e}")
+            raise Unauthorized("invalid refresh token") from None
+        identity = self.store.get_identity(str(claims["sub"]))
+        ok = (claims.get("typ") == "refresh" and claims.get("reg") == registry.id and identity is not None
+              and self._usable(identity))
+        self._log(registry.id, identity.name if identity else str(claims["sub"]), identity.kind if identity else None,
+                  "refresh_token", source, ok, "" if ok else "identity disabled, deleted or token not a refresh token")
+        if not ok or identity is None:
+            raise Unauthorized("refresh token no longer valid")
+        return self.principal(identity)
+
+    def caller_from_access_token(self, registry: Registry, token: str) -> TokenCaller:
+        cached = self._tokens.get(token)
+        if cached is not None and cached.expires > time.time():
+            return cached
+        try:
+            claims = self.keys.verify(token, registry.login_server)
+        except jwt.InvalidTokenError:
+            raise Unauthorized("invalid or expired access token") from None
+        if claims.get("typ") != "access" or claims.get("reg") != registry.id:
+            raise Unauthorized("not an access token for this registry")
+        access: dict[str, frozenset[str]] = {}
+        catalog = False
+        for entry in claims.get("access", []):
+            if entry.get("type") == "repository":
+                access[entry["name"]] = access.get(entry["name"], frozenset()) | frozenset(entry.get("actions", []))
+            elif entry.get("type") == "registry" and entry.get("name") == "catalog":
+                catalog = True
+        caller = TokenCaller(str(claims.get("kind")), str(claims.get("name")), access, catalog,
+                             tuple(claims.get("rp", [])), float(claims["exp"]))
+        if len(self._tokens) > 10_000:
+            self._tokens.clear()
+        self._tokens[token] = caller
+        return caller
+
+
+def source_label(client: tuple[str, int] | None) -> str:
+    return client[0] if client else "unknown"
+
+
+CallerFactory = Callable[[], Caller]
