@@ -70,6 +70,9 @@ def serve(
 
     typer.echo(f"cargohold: serving http://{settings.listen} "
                f"(data dir {settings.data_dir.resolve()}, {settings.workers} worker(s))", err=True)
+    # glibc would keep every thread's freed argon2 work area (19 MiB per password check) in
+    # that thread's arena; a fixed mmap threshold returns such blocks to the OS at once.
+    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(4 << 20))
     # Become the small supervisor (same PID, inherited socket): see cargohold.supervisor.
     sys.stderr.flush()
     os.execv(sys.executable, [sys.executable, "-m", "cargohold.supervisor", str(sock.fileno())])
