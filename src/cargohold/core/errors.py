@@ -122,3 +122,22 @@ class TooManyRequests(RegistryError):
     def __init__(self, retry_after: int, message: str | None = None) -> None:
         super().__init__(message, {"retryAfter": retry_after})
         self.retry_after = retry_after
+
+
+# --- control plane ------------------------------------------------------------------------------
+# Codes of the management API's error JSON (docs/management-api.md): 404, 409 and 400.
+
+
+class NotFound(RegistryError):
+    code = "NOT_FOUND"
+    default_message = "not found"
+
+
+class Conflict(RegistryError):
+    code = "CONFLICT"
+    default_message = "conflicts with the current state"
+
+
+class InvalidArgument(RegistryError):
+    code = "INVALID_ARGUMENT"
+    default_message = "invalid argument"
