@@ -142,26 +142,3 @@ class InvalidArgument(RegistryError):
     code = "INVALID_ARGUMENT"
     default_message = "invalid argument"
 
-
-# --- control plane ------------------------------------------------------------------------------
-
-
-class NotFound(RegistryError):
-    """A named control-plane resource (identity, token, scope map, assignment…) does not exist."""
-
-    code = "NOT_FOUND"
-    default_message = "resource not found"
-
-
-class Conflict(RegistryError):
-    """The change contradicts the current state (exists already, in use, read-only, disabled)."""
-
-    code = "CONFLICT"
-    default_message = "the request conflicts with the current state"
-
-
-class InvalidArgument(RegistryError):
-    """A request value breaks a rule (name syntax, unknown role or action, bad scope, past expiry)."""
-
-    code = "INVALID_ARGUMENT"
-    default_message = "invalid argument"
