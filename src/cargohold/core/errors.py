@@ -141,4 +141,3 @@ class Conflict(RegistryError):
 class InvalidArgument(RegistryError):
     code = "INVALID_ARGUMENT"
     default_message = "invalid argument"
-
