@@ -1,0 +1,246 @@
+"""The global options, the HTTP client for the control plane, and the CLI's error type.
+
+httpx is imported on first use so `cargohold --help` stays quick.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import quote, urlsplit
+
+from cargohold.cli import config
+
+if TYPE_CHECKING:
+    import httpx
+
+DEFAULT_URL = "http://127.0.0.1:5000"
+TIMEOUT_SECONDS = 30.0
+USER_AGENT = "cargohold-cli"
+
+
+class CliError(Exception):
+    """Printed as one line, `error: <message>`, and the process exits with `code`.
+
+    1: the server (or the file system) refused or failed the operation; 2: the command line was wrong.
+    """
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def usage_error(message: str) -> NoReturn:
+    raise CliError(message, 2)
+
+
+@dataclass
+class Globals:
+    """Options of the root command, set by its callback before any subcommand runs."""
+
+    url: str | None = None
+    registry: str | None = None
+    output: str = "json"
+    query: str | None = None
+    username: str | None = None
+    password: str | None = None
+    _client: ApiClient | None = field(default=None, repr=False)
+
+    def resolved_url(self) -> str:
+        """--url / CARGOHOLD_URL, else the URL of the last login, else the default."""
+        return normalize_url(self.url or config.current_url() or DEFAULT_URL)
+
+
+STATE = Globals()
+
+
+def normalize_url(url: str) -> str:
+    """`http(s)://host[:port]` with no trailing slash; a bare host:port gets http://."""
+    raw = url.strip()
+    if "://" not in raw:
+        raw = "http://" + raw
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        usage_error(f"invalid URL {url!r}: expected http(s)://HOST[:PORT]")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        usage_error(f"invalid URL {url!r}: bad port")
+    path = parts.path.rstrip("/")
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def login_host(url: str) -> str:
+    """The key docker and podman file credentials under: host[:port] as written in image references."""
+    return urlsplit(url).netloc
+
+
+def decode_api_error(response: httpx.Response) -> str:
+    """The `message` of the OCI/management error JSON, else the status line."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    messages: list[str] = []
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list):
+            for err in errors:
+                if isinstance(err, dict):
+                    msg = str(err.get("message") or err.get("code") or "").strip()
+                    detail = err.get("detail")
+                    if isinstance(detail, str) and detail and detail not in msg:
+                        msg = f"{msg} ({detail})" if msg else detail
+                    if msg:
+                        messages.append(msg)
+        elif isinstance(body.get("detail"), str):  # FastAPI's default error shape
+            messages.append(body["detail"])
+        elif isinstance(body.get("detail"), list):  # FastAPI request validation
+            for item in body["detail"]:
+                if isinstance(item, dict):
+                    where = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+                    messages.append(f"{where}: {item.get('msg')}" if where else str(item.get("msg")))
+    if not messages:
+        text = response.text.strip().splitlines()
+        reason = response.reason_phrase or "error"
+        messages.append(f"{response.status_code} {reason}" + (f": {text[0][:200]}" if text else ""))
+    return "; ".join(m.replace("\n", " ") for m in messages)
+
+
+def connection_error(url: str, exc: Exception) -> CliError:
+    import httpx
+
+    reason = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectError):
+        if "refused" in reason.lower():
+            reason = "connection refused"
+        return CliError(f"cannot connect to {url}: {reason} (is the registry running? see --url)")
+    if isinstance(exc, httpx.TimeoutException):
+        return CliError(f"no answer from {url} within {TIMEOUT_SECONDS:g}s")
+    return CliError(f"cannot talk to {url}: {reason}")
+
+
+@dataclass
+class Credentials:
+    username: str
+    password: str
+    source: str  # "options", "login", "docker"
+
+    @property
+    def is_refresh_token(self) -> bool:
+        return self.username == config.NULL_GUID
+
+
+def resolve_credentials(url: str) -> Credentials | None:
+    """--username/--password (or their env vars), else what `login` stored, else docker's files."""
+    if STATE.username or STATE.password:
+        if not (STATE.username and STATE.password):
+            usage_error("--username and --password go together")
+        return Credentials(STATE.username, STATE.password, "options")
+    saved = config.saved_login(url)
+    if saved:
+        if isinstance(saved.get("refreshToken"), str):
+            return Credentials(config.NULL_GUID, saved["refreshToken"], "login")
+        if isinstance(saved.get("username"), str) and isinstance(saved.get("password"), str):
+            return Credentials(saved["username"], saved["password"], "login")
+    host = login_host(url)
+    for path in (config.containers_auth_path(), config.docker_config_path()):
+        found = config.stored_auth(path, host)
+        if found:
+            return Credentials(found[0], found[1], "docker")
+    return None
+
+
+class ApiClient:
+    """Calls /api/... with Basic credentials and turns every failure into a CliError."""
+
+    def __init__(self, url: str, credentials: Credentials | None) -> None:
+        import httpx
+
+        self.url = url
+        self.credentials = credentials
+        auth = httpx.BasicAuth(credentials.username, credentials.password) if credentials else None
+        self.http = httpx.Client(base_url=url, auth=auth, timeout=TIMEOUT_SECONDS,
+                                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
+
+    def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
+                ok: tuple[int, ...] = (200, 201, 202, 204)) -> Any:
+        import httpx
+
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            response = self.http.request(method, path, json=json, params=clean or None)
+        except httpx.HTTPError as e:
+            raise connection_error(self.url, e) from None
+        if response.status_code not in ok:
+            raise CliError(self._explain(response))
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise CliError(f"{method} {path}: the server sent something that is not JSON "
+                           f"({response.headers.get('content-type', 'no content type')})") from None
+
+    def _explain(self, response: httpx.Response) -> str:
+        message = decode_api_error(response)
+        if response.status_code == 401:
+            if self.credentials is None:
+                return f"{message} (not logged in: run `cargohold login` or pass --username/--password)"
+            if self.credentials.source == "login":
+                return f"{message} (the stored login was refused or has expired: run `cargohold login` again)"
+        if response.status_code == 404 and message.lower() in ("not found", "404 not found", "no such endpoint"):
+            return f"{message} (does this server have the management API?)"
+        return message
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, body: Any = None) -> Any:
+        return self.request("POST", path, json=body if body is not None else {})
+
+    def patch(self, path: str, body: Any) -> Any:
+        return self.request("PATCH", path, json=body)
+
+    def delete(self, path: str) -> Any:
+        return self.request("DELETE", path)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def api() -> ApiClient:
+    """The client for this invocation (checks --registry against the server on first use)."""
+    if STATE._client is None:
+        url = STATE.resolved_url()
+        STATE._client = ApiClient(url, resolve_credentials(url))
+        if STATE.registry:
+            check_registry(STATE._client, STATE.registry)
+    return STATE._client
+
+
+def check_registry(client: ApiClient, name: str) -> None:
+    info = client.get("/api/registry")
+    served = str(info.get("name", "")) if isinstance(info, dict) else ""
+    if served.lower() != name.lower():
+        raise CliError(f"registry {name!r} is not served at {client.url} (it serves {served!r})")
+
+
+def segment(value: str) -> str:
+    """One path segment, escaped (names come from the command line)."""
+    return quote(value, safe="")
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask before a destructive change; without a terminal, insist on --yes."""
+    if yes:
+        return
+    if not sys.stdin.isatty() or os.environ.get("CARGOHOLD_NO_PROMPT"):
+        usage_error(f"{question.rstrip('?')}: confirmation needed; pass --yes to proceed without a prompt")
+    import typer
+
+    if not typer.confirm(question, default=False, err=True):
+        raise CliError("cancelled", 1)

@@ -1,0 +1,52 @@
+"""`cargohold user create|list|delete`: the registry's users (password credentials)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from cargohold.cli import client, output
+from cargohold.cli.client import confirm, segment
+from cargohold.cli.common import Yes
+
+app = typer.Typer(no_args_is_help=True, help="Users: a name and a password; give them roles with `role assignment`.")
+
+Name = Annotated[str, typer.Option("--name", "-n", help="user name")]
+USER_COLUMNS: list[output.Column] = [("Name", "name"), ("Kind", "kind"), ("Enabled", "enabled"),
+                                     ("Created", "createdAt")]
+
+
+@app.command("create")
+def create(
+    name: Name,
+    password: Annotated[str | None, typer.Option(
+        "--password", help="the new user's password (generated and shown once when omitted)")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from stdin")] = False,
+) -> None:
+    """Create a user."""
+    if password_stdin:
+        if password is not None:
+            client.usage_error("--password and --password-stdin are mutually exclusive")
+        import sys
+
+        password = sys.stdin.read().rstrip("\r\n")
+        if not password:
+            client.usage_error("--password-stdin: nothing was read from standard input")
+    body: dict[str, Any] = {"name": name}
+    if password is not None:
+        body["password"] = password
+    output.emit(client.api().post("/api/users", body), [*USER_COLUMNS, ("Password", "password")])
+
+
+@app.command("list")
+def list_() -> None:
+    """List users."""
+    output.emit(client.api().get("/api/users"), USER_COLUMNS)
+
+
+@app.command("delete")
+def delete(name: Name, yes: Yes = False) -> None:
+    """Delete a user and their role assignments."""
+    confirm(f"Delete user {name!r}?", yes)
+    client.api().delete(f"/api/users/{segment(name)}")
