@@ -151,6 +151,20 @@ class AccessService:
         self._principals[identity.id] = (time.monotonic() + _CACHE_SECONDS, p)
         return p
 
+    def forget(self, identity_id: str | None = None) -> None:
+        """Drop what this worker cached about an identity (its grant and verified passwords), or
+        everything including the registry switches when None, after a control-plane change.
+        Other workers notice within `_CACHE_SECONDS`; access tokens already issued run to expiry."""
+        if identity_id is None:
+            self._passwords.clear()
+            self._principals.clear()
+            self._anonymous.clear()
+            return
+        self._principals.pop(identity_id, None)
+        for key, (_, cached_id) in list(self._passwords.items()):
+            if cached_id == identity_id:
+                self._passwords.pop(key, None)
+
     def _usable(self, identity: Identity) -> bool:
         if not identity.enabled:
             return False

@@ -70,6 +70,12 @@ class SqlAccessStore:
                 conn.execute(sa.update(s).where(s.c.registry_id == registry_id).values(**changes, updated_at=now()))
         return self.get_settings(registry_id)
 
+    def registry_created_at(self, registry_id: int) -> datetime | None:
+        r = t.registries
+        with self._m._read() as conn:
+            value = conn.execute(sa.select(r.c.created_at).where(r.c.id == registry_id)).scalar_one_or_none()
+        return _utc(value) if value is not None else None
+
     # --- identities -----------------------------------------------------------------------
 
     def create_identity(self, identity: Identity, credentials: list[Credential] | None = None) -> None:

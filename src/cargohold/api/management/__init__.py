@@ -1,0 +1,43 @@
+"""The control-plane REST API (docs/management-api.md), a FastAPI app mounted at /api.
+
+Handlers are thin: parse the request, call IdentityService (core), render the result. Every
+rule lives in core; every refusal is `{"errors":[{code, message, detail}]}`. The app (and
+FastAPI itself) is built on the first /api request, so a worker that only serves /v2/ never
+loads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from cargohold.core.access import AccessService
+from cargohold.core.identities import IdentityService
+from cargohold.metadata.records import Registry
+
+
+class _Lazy:
+    def __init__(self, build: Callable[[], ASGIApp]) -> None:
+        self._build = build
+        self._app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:
+            self._app = self._build()
+        await self._app(scope, receive, send)
+
+
+def management_api(registry: Registry, access: AccessService, identities: IdentityService | None = None) -> ASGIApp:
+    """The ASGI app to mount at /api. Changes made through it drop `access`'s cached grants and passwords
+    in this worker at once; other workers notice within AccessService's cache lifetime (5 s)."""
+
+    def build() -> ASGIApp:
+        from .app import create_management_app
+        from .deps import Management
+
+        service = identities or IdentityService(access.store)
+        service.on_change = access.forget
+        return create_management_app(Management(registry, access, service))
+
+    return _Lazy(build)

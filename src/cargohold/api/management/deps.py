@@ -1,0 +1,90 @@
+"""Who is calling the control plane (HTTP Basic) and whether they may (cp:read, cp:write, cp:roles)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPBasic
+
+from cargohold.api.auth.credentials import basic_credentials
+from cargohold.core.access import AccessService, Principal, source_label
+from cargohold.core.errors import Denied, Unauthorized
+from cargohold.core.identities import IdentityService
+from cargohold.core.permissions import CP_READ, CP_ROLES, CP_WRITE
+from cargohold.metadata.records import Registry
+
+LOGIN_METHOD = "management"  # how control-plane sign-ins appear in the login log
+
+
+@dataclass(frozen=True, slots=True)
+class Management:
+    """What the control plane needs from the composition root."""
+
+    registry: Registry  # the default registry (the only one until registries become resources)
+    access: AccessService
+    identities: IdentityService
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """One authorised request: the registry it addresses, the services, and who is calling."""
+
+    registry: Registry
+    identities: IdentityService
+    principal: Principal
+
+
+class _BasicScheme(HTTPBasic):
+    """Declares HTTP Basic in the OpenAPI document; `authenticate` reads the header itself (UTF-8)."""
+
+    async def __call__(self, request: Request) -> None:  # type: ignore[override]
+        return None
+
+
+basic_scheme = _BasicScheme(
+    scheme_name="basic", realm="cargohold",
+    description="A user's name and password, a service principal's client id and secret, the admin user "
+                "(registry name) and one of its passwords, or 00000000-0000-0000-0000-000000000000 and a "
+                "refresh token. Repository tokens are refused.",
+)
+
+
+def management(request: Request) -> Management:
+    return request.app.state.management  # type: ignore[no-any-return]
+
+
+def authenticate(request: Request, _scheme: None = Security(basic_scheme)) -> Context:
+    """The verified caller (runs in the thread pool: argon2 and the store block)."""
+    m = management(request)
+    credentials = basic_credentials(request)
+    if credentials is None:
+        raise Unauthorized("HTTP Basic credentials are required")
+    principal = m.access.authenticate(m.registry, credentials[0], credentials[1], method=LOGIN_METHOD,
+                                      source=source_label(request.client))
+    if principal.kind in ("token", "anonymous"):
+        raise Denied("repository tokens cannot use the control plane; sign in as a user, service principal, "
+                     "workload identity or the admin user")
+    return Context(m.registry, m.identities, principal)
+
+
+def _require(context: Context, permission: str, roles: str) -> Context:
+    if not context.principal.grant.registry_wide(permission):
+        raise Denied(f"{context.principal.name} may not do this: it needs {roles} on the registry",
+                     {"permission": permission})
+    return context
+
+
+def reader(context: Context = Depends(authenticate)) -> Context:
+    """cp:read registry-wide (Reader, Contributor, Owner, the admin user)."""
+    return _require(context, CP_READ, "Reader, Contributor or Owner")
+
+
+def writer(context: Context = Depends(authenticate)) -> Context:
+    """cp:write registry-wide (Contributor, Owner, the admin user)."""
+    return _require(context, CP_WRITE, "Contributor or Owner")
+
+
+def role_admin(context: Context = Depends(authenticate)) -> Context:
+    """cp:roles registry-wide (Owner)."""
+    return _require(context, CP_ROLES, "Owner")

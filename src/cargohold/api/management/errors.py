@@ -1,0 +1,88 @@
+"""Domain errors (and FastAPI's own) → `{"errors":[{code, message, detail}]}` with the contract's statuses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException
+
+from cargohold.core import errors as e
+
+log = logging.getLogger("cargohold.management")
+
+_STATUS: list[tuple[type[e.RegistryError], int]] = [
+    (e.NotFound, 404),
+    (e.Conflict, 409),
+    (e.InvalidArgument, 400),
+    (e.Denied, 403),
+    (e.Unauthorized, 401),
+    (e.TooManyRequests, 429),
+]
+_HTTP_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHORIZED", 403: "DENIED", 404: "NOT_FOUND", 405: "UNSUPPORTED",
+               409: "CONFLICT", 413: "SIZE_INVALID", 415: "UNSUPPORTED"}
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="cargohold"'}
+
+
+def error_response(status: int, code: str, message: str, detail: Any = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"errors": [{"code": code, "message": message, "detail": detail}]}, status_code=status,
+                        headers=headers)
+
+
+def status_for(error: e.RegistryError) -> int:
+    return next((status for cls, status in _STATUS if isinstance(error, cls)), 400)
+
+
+async def _registry_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, e.RegistryError)
+    status = status_for(exc)
+    headers = dict(CHALLENGE) if status == 401 else {}
+    if isinstance(exc, e.TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
+    return error_response(status, exc.code, exc.message, exc.detail, headers)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = [{"location": _location(tuple(err.get("loc", ()))), "message": str(err.get("msg", ""))}
+                for err in exc.errors()]
+    first = problems[0] if problems else {"location": "", "message": "invalid request"}
+    message = f"{first['location']}: {first['message']}" if first["location"] else first["message"]
+    return error_response(400, "INVALID_ARGUMENT", message, problems)
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    message = "no such endpoint" if status == 404 else str(exc.detail)
+    headers = dict(exc.headers or {})
+    if status == 401:
+        headers.update(CHALLENGE)
+    return error_response(status, _HTTP_CODES.get(status, "UNKNOWN"), message, None, headers)
+
+
+async def _integrity_error(_request: Request, _exc: Exception) -> Response:
+    # Two concurrent requests created the same name: the loser is told, as a check-then-create would.
+    return error_response(409, "CONFLICT", "a concurrent change created or removed the same resource; retry")
+
+
+async def _unexpected(_request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error in the management API", exc_info=exc)
+    return error_response(500, "UNKNOWN", "internal error; see the registry log")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(e.RegistryError, _registry_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(Exception, _unexpected)
