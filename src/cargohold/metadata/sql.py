@@ -226,54 +226,36 @@ class SqlMetadataStore:
     # --- blobs ----------------------------------------------------------------------------
 
     def repository_blob_size(self, registry_id: int, repository: str, digest: str) -> int | None:
-        r, rb, b = t.repositories, t.repository_blobs, t.blobs
-        q = (
-            sa.select(b.c.size)
-            .select_from(r.join(rb, rb.c.repository_id == r.c.id).join(
-                b, sa.and_(b.c.registry_id == rb.c.registry_id, b.c.digest == rb.c.digest)))
-            .where(r.c.registry_id == registry_id, r.c.name == repository, rb.c.digest == digest)
-        )
-        with self._read() as conn:
-            return conn.execute(q).scalar()
-
-    def blob_size(self, registry_id: int, digest: str) -> int | None:
-        b = t.blobs
         with self._read() as conn:
             return conn.execute(
-                sa.select(b.c.size).where(b.c.registry_id == registry_id, b.c.digest == digest)
+                self._q_repo_blob_size, {"registry_id": registry_id, "name": repository, "digest": digest}
             ).scalar()
 
-    def _link(self, conn: sa.Connection, registry_id: int, repository: str, digest: str) -> None:
+    def blob_size(self, registry_id: int, digest: str) -> int | None:
+        with self._read() as conn:
+            return conn.execute(self._q_blob_size, {"registry_id": registry_id, "digest": digest}).scalar()
+
+    def _link(self, conn: sa.Connection, registry_id: int, repository: str, digest: str, ts: datetime) -> None:
+        # A blob link is not a repository update (updated_at follows manifests and tags).
         repo_id = self._repository_id(conn, registry_id, repository, create=True)
-        assert repo_id is not None
-        conn.execute(
-            self._insert(t.repository_blobs)
-            .values(registry_id=registry_id, repository_id=repo_id, digest=digest, linked_at=now())
-            .on_conflict_do_nothing()
-        )
-        self._touch_repository(conn, repo_id)
+        conn.execute(self._q_link_insert,
+                     {"registry_id": registry_id, "repo_id": repo_id, "digest": digest, "ts": ts})
 
     def add_blob(self, registry_id: int, repository: str, digest: str, size: int,
                  finished_upload: str | None = None) -> None:
+        ts = now()
         with self._write() as conn:
-            conn.execute(
-                self._insert(t.blobs)
-                .values(registry_id=registry_id, digest=digest, size=size, pushed_at=now())
-                .on_conflict_do_nothing()
-            )
-            self._link(conn, registry_id, repository, digest)
+            conn.execute(self._q_blob_insert, {"registry_id": registry_id, "digest": digest, "size": size, "ts": ts})
+            self._link(conn, registry_id, repository, digest, ts)
             if finished_upload is not None:
-                conn.execute(sa.delete(t.uploads).where(t.uploads.c.id == finished_upload))
+                conn.execute(self._q_upload_delete, {"upload_id": finished_upload})
 
     def link_blob(self, registry_id: int, repository: str, digest: str) -> int | None:
-        b = t.blobs
         with self._write() as conn:
-            size = conn.execute(
-                sa.select(b.c.size).where(b.c.registry_id == registry_id, b.c.digest == digest)
-            ).scalar()
+            size = conn.execute(self._q_blob_size, {"registry_id": registry_id, "digest": digest}).scalar()
             if size is None:
                 return None
-            self._link(conn, registry_id, repository, digest)
+            self._link(conn, registry_id, repository, digest, now())
             return int(size)
 
     def unlink_blob(self, registry_id: int, repository: str, digest: str) -> bool:
@@ -299,35 +281,33 @@ class SqlMetadataStore:
 
     def create_upload(self, upload: UploadRecord) -> None:
         with self._write(durable=False) as conn:
-            conn.execute(sa.insert(t.uploads).values(
-                id=upload.id, registry_id=upload.registry_id, repository=upload.repository, size=upload.size,
-                hash_algorithm=upload.hash_algorithm, hash_state=upload.hash_state,
-                created_at=upload.created_at, updated_at=upload.updated_at,
-            ))
+            conn.execute(self._q_upload_insert, {
+                "id": upload.id, "registry_id": upload.registry_id, "repository": upload.repository,
+                "size": upload.size, "hash_algorithm": upload.hash_algorithm, "hash_state": upload.hash_state,
+                "created_at": upload.created_at, "updated_at": upload.updated_at,
+            })
 
     def get_upload(self, registry_id: int, repository: str, upload_id: str) -> UploadRecord | None:
-        u = t.uploads
         with self._read() as conn:
-            row = conn.execute(sa.select(u).where(
-                u.c.id == upload_id, u.c.registry_id == registry_id, u.c.repository == repository
-            )).first()
+            row = conn.execute(
+                self._q_upload_get, {"upload_id": upload_id, "registry_id": registry_id, "name": repository}
+            ).first()
         if row is None:
             return None
         return UploadRecord(row.id, row.registry_id, row.repository, row.size, row.hash_algorithm,
                             row.hash_state, _utc(row.created_at), _utc(row.updated_at))
 
     def advance_upload(self, upload_id: str, from_size: int, to_size: int, hash_state: bytes | None) -> bool:
-        u = t.uploads
         with self._write(durable=False) as conn:
-            res = conn.execute(
-                sa.update(u).where(u.c.id == upload_id, u.c.size == from_size)
-                .values(size=to_size, hash_state=hash_state, updated_at=now())
-            )
+            res = conn.execute(self._q_upload_advance, {
+                "upload_id": upload_id, "from_size": from_size, "to_size": to_size, "hash_state": hash_state,
+                "ts": now(),
+            })
             return res.rowcount == 1
 
     def delete_upload(self, upload_id: str) -> bool:
         with self._write() as conn:
-            return conn.execute(sa.delete(t.uploads).where(t.uploads.c.id == upload_id)).rowcount > 0
+            return conn.execute(self._q_upload_delete, {"upload_id": upload_id}).rowcount > 0
 
     def uploads_idle_since(self, before: datetime) -> list[str]:
         u = t.uploads
@@ -336,56 +316,43 @@ class SqlMetadataStore:
 
     def upload_exists(self, upload_id: str) -> bool:
         with self._read() as conn:
-            return conn.execute(sa.select(t.uploads.c.id).where(t.uploads.c.id == upload_id)).first() is not None
+            return conn.execute(self._q_upload_exists, {"upload_id": upload_id}).first() is not None
 
     # --- manifests and tags ---------------------------------------------------------------
 
     def reference_sizes(
         self, registry_id: int, repository: str, blobs: tuple[str, ...], manifests: tuple[str, ...]
     ) -> dict[str, int]:
-        rb, b, m = t.repository_blobs, t.blobs, t.manifests
         found: dict[str, int] = {}
         with self._read() as conn:
             repo_id = self._repository_id(conn, registry_id, repository, create=False)
             if repo_id is None:
                 return found
-            if blobs:
-                q = (sa.select(rb.c.digest, b.c.size)
-                     .select_from(rb.join(b, sa.and_(b.c.registry_id == rb.c.registry_id, b.c.digest == rb.c.digest)))
-                     .where(rb.c.repository_id == repo_id, rb.c.digest.in_(blobs)))
-                found.update({row[0]: int(row[1]) for row in conn.execute(q)})
-            if manifests:
-                q = sa.select(m.c.digest, m.c.size).where(m.c.repository_id == repo_id, m.c.digest.in_(manifests))
-                found.update({row[0]: int(row[1]) for row in conn.execute(q)})
+            for q, digests in ((self._q_ref_blobs, blobs), (self._q_ref_manifests, manifests)):
+                if digests:
+                    rows = conn.execute(q, {"repo_id": repo_id, "digests": list(digests)})
+                    found.update({row[0]: int(row[1]) for row in rows})
         return found
 
     def put_manifest(self, registry_id: int, repository: str, manifest: NewManifest, tag: str | None) -> None:
-        m, mr, tg = t.manifests, t.manifest_references, t.tags
         ts = now()
         with self._write() as conn:
             repo_id = self._repository_id(conn, registry_id, repository, create=True)
-            ins = self._insert(m).values(
-                registry_id=registry_id, repository_id=repo_id, digest=manifest.digest,
-                media_type=manifest.media_type, artifact_type=manifest.artifact_type,
-                subject_digest=manifest.subject_digest, annotations=manifest.annotations or None,
-                size=len(manifest.content), content=manifest.content, created_at=ts, updated_at=ts,
-            )
-            conn.execute(ins.on_conflict_do_update(index_elements=[m.c.repository_id, m.c.digest],
-                                                   set_={"updated_at": ts}))
+            conn.execute(self._q_manifest_upsert, {
+                "registry_id": registry_id, "repo_id": repo_id, "digest": manifest.digest,
+                "media_type": manifest.media_type, "artifact_type": manifest.artifact_type,
+                "subject_digest": manifest.subject_digest, "annotations": manifest.annotations or None,
+                "size": len(manifest.content), "content": manifest.content, "ts": ts,
+            })
             refs = [{"registry_id": registry_id, "repository_id": repo_id, "manifest_digest": manifest.digest,
                      "child_digest": d, "child_kind": kind}
                     for kind, digests in (("blob", manifest.blobs), ("manifest", manifest.manifests))
                     for d in digests]
             if refs:
-                conn.execute(self._insert(mr).on_conflict_do_nothing(), refs)
+                conn.execute(self._q_references_insert, refs)
             if tag is not None:
-                ins = self._insert(tg).values(registry_id=registry_id, repository_id=repo_id, name=tag,
-                                              digest=manifest.digest, created_at=ts, updated_at=ts)
-                conn.execute(ins.on_conflict_do_update(
-                    index_elements=[tg.c.repository_id, tg.c.name],
-                    set_={"digest": manifest.digest, "updated_at": ts},
-                    where=tg.c.digest != manifest.digest,
-                ))
+                conn.execute(self._q_tag_upsert, {"registry_id": registry_id, "repo_id": repo_id, "tag": tag,
+                                                  "digest": manifest.digest, "ts": ts})
             self._touch_repository(conn, repo_id)  # type: ignore[arg-type]
         if tag is not None:
             self.generations.bump(TAGS)
@@ -396,23 +363,17 @@ class SqlMetadataStore:
             r.join(m, m.c.repository_id == r.c.id))
 
     def get_manifest_by_tag(self, registry_id: int, repository: str, tag: str) -> ManifestRecord | None:
-        m, r, tg = t.manifests, t.repositories, t.tags
-        q = (
-            sa.select(m.c.digest, m.c.media_type, m.c.size, m.c.content)
-            .select_from(r.join(tg, tg.c.repository_id == r.c.id).join(
-                m, sa.and_(m.c.repository_id == tg.c.repository_id, m.c.digest == tg.c.digest)))
-            .where(r.c.registry_id == registry_id, r.c.name == repository, tg.c.name == tag)
-        )
         with self._read() as conn:
-            row = conn.execute(q).first()
+            row = conn.execute(
+                self._q_manifest_by_tag, {"registry_id": registry_id, "name": repository, "tag": tag}
+            ).first()
         return ManifestRecord(row[0], row[1], row[2], row[3]) if row else None
 
     def get_manifest_by_digest(self, registry_id: int, repository: str, digest: str) -> ManifestRecord | None:
-        m, r = t.manifests, t.repositories
-        q = self._manifest_query().where(r.c.registry_id == registry_id, r.c.name == repository,
-                                         m.c.digest == digest)
         with self._read() as conn:
-            row = conn.execute(q).first()
+            row = conn.execute(
+                self._q_manifest_by_digest, {"registry_id": registry_id, "name": repository, "digest": digest}
+            ).first()
         return ManifestRecord(row[0], row[1], row[2], row[3]) if row else None
 
     def delete_manifest(self, registry_id: int, repository: str, digest: str) -> bool:
