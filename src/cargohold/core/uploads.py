@@ -9,6 +9,7 @@ size, so any worker can continue an upload without re-reading it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -38,19 +39,78 @@ def _is_upload_id(value: str) -> bool:
         return False
 
 
+def _check_upload_id(upload_id: str) -> None:
+    if not _is_upload_id(upload_id):
+        raise BlobUploadUnknown(detail={"upload": upload_id[:64]})
+
+
 def _new_hasher(record: UploadRecord) -> ResumableHasher | None:
     if record.size == 0:
         return ResumableHasher(record.hash_algorithm)
     return ResumableHasher.resume(record.hash_algorithm, record.size, record.hash_state)
 
 
-def _write(writer: UploadWriter, hasher: ResumableHasher | None, data: bytes) -> None:
-    if hasher is not None:
-        hasher.update(data)
-    writer.write(data)
+class _Body:
+    """A request body taken in batches of at least BATCH bytes, counted against the declared length.
+
+    Whole small bodies arrive in one batch, so a small chunk costs one trip to a worker thread.
+    """
+
+    def __init__(self, body: AsyncIterator[bytes] | None, length: int | None) -> None:
+        self._chunks = body.__aiter__() if body is not None else None
+        self._length = length
+        self.received = 0
+        self.done = self._chunks is None
+
+    async def batch(self) -> list[bytes]:
+        parts: list[bytes] = []
+        buffered = 0
+        while self._chunks is not None and not self.done and buffered < BATCH:
+            try:
+                chunk = await anext(self._chunks)
+            except StopAsyncIteration:
+                self.done = True
+                break
+            if not chunk:
+                continue
+            parts.append(chunk)
+            buffered += len(chunk)
+            self.received += len(chunk)
+            if self._length is not None and self.received > self._length:
+                self.done = True  # more than declared: stop reading; check() refuses it
+        return parts
+
+    def check(self) -> None:
+        if self._length is not None and self.received != self._length:
+            raise SizeInvalid(f"received {self.received} bytes but Content-Length said {self._length}")
+
+
+@dataclass(slots=True)
+class _Locked:
+    """An upload held for writing (used from worker threads): its acknowledged record and running hash."""
+
+    writer: UploadWriter
+    record: UploadRecord
+    hasher: ResumableHasher | None
+    written: int = 0
+
+    def write(self, parts: list[bytes]) -> None:
+        for data in parts:
+            if self.hasher is not None:
+                self.hasher.update(data)
+            self.writer.write(data)
+            self.written += len(data)
+
+    @property
+    def size(self) -> int:
+        return self.record.size + self.written
 
 
 class UploadService:
+    """Each request does its store and metadata work in as few worker-thread calls as it can:
+    one for a chunk or a completion that fits in a batch, and for larger bodies one to lock and
+    position the upload, the writes (overlapping with receiving), and one to finish."""
+
     def __init__(self, metadata: MetadataStore, store: BlobStore) -> None:
         self.metadata = metadata
         self.store = store
@@ -59,18 +119,13 @@ class UploadService:
         validate_repository_name(repository)
         ts = datetime.now(UTC)
         record = UploadRecord(str(uuid.uuid4()), registry_id, repository, 0, algorithm, None, ts, ts)
-        await blocking(self.store.start_upload, record.id)
-        await blocking(self.metadata.create_upload, record)
+        await blocking(self._create, record)
         return record
 
     async def status(self, registry_id: int, repository: str, upload_id: str) -> UploadRecord:
         validate_repository_name(repository)
-        if not _is_upload_id(upload_id):
-            raise BlobUploadUnknown(detail={"upload": upload_id[:64]})
-        record = await blocking(self.metadata.get_upload, registry_id, repository, upload_id)
-        if record is None:
-            raise BlobUploadUnknown(detail={"upload": upload_id})
-        return record
+        _check_upload_id(upload_id)
+        return await blocking(self._record, registry_id, repository, upload_id)
 
     async def append(
         self, registry_id: int, repository: str, upload_id: str, body: AsyncIterator[bytes],
@@ -78,19 +133,14 @@ class UploadService:
     ) -> UploadRecord:
         """Append a chunk; `start` (from Content-Range) must equal the current size."""
         validate_repository_name(repository)
-        writer = await self._open(upload_id)
-        try:
-            record = await self.status(registry_id, repository, upload_id)  # read under the lock
-            if start is not None and start != record.size:
-                raise RangeInvalid(detail={"size": record.size, "start": start})
-            hasher, written = await self._stream(writer, record, body, length)
-            new_size = record.size + written
-            state = hasher.state() if hasher is not None else None
-            if not await blocking(self.metadata.advance_upload, upload_id, record.size, new_size, state):
-                raise RangeInvalid("the upload moved while this chunk was written")
-            return replace(record, size=new_size, hash_state=state)
-        finally:
-            await blocking(writer.close)
+        _check_upload_id(upload_id)
+        received = _Body(body, length)
+        first = await received.batch()
+        if received.done:
+            return await blocking(self._append_whole, registry_id, repository, upload_id, start, received, first)
+        locked = await blocking(self._lock_and_write, registry_id, repository, upload_id, start, first)
+        last = await self._receive(locked, received)
+        return await blocking(self._acknowledge, locked, received, last)
 
     async def complete(
         self, registry_id: int, repository: str, upload_id: str, digest: str,
@@ -99,16 +149,16 @@ class UploadService:
         """Append the final chunk (if any), verify the digest, and commit the blob."""
         expected = Digest.parse(digest)
         validate_repository_name(repository)
-        writer = await self._open(upload_id)
-        try:
-            record = await self.status(registry_id, repository, upload_id)
-            if start is not None and start != record.size:
-                raise RangeInvalid(detail={"size": record.size, "start": start})
-            total = await self._finish(writer, record, expected, body, length)
-        finally:
-            await blocking(writer.close)
-        await blocking(self.store.commit_upload, upload_id, str(expected), total)
-        await blocking(self.metadata.add_blob, registry_id, repository, str(expected), total, upload_id)
+        _check_upload_id(upload_id)
+        received = _Body(body, length)
+        first = await received.batch()
+        if received.done:
+            total = await blocking(self._complete_whole, registry_id, repository, upload_id, start, received,
+                                   first, expected)
+        else:
+            locked = await blocking(self._lock_and_write, registry_id, repository, upload_id, start, first)
+            last = await self._receive(locked, received)
+            total = await blocking(self._finish_and_commit, locked, received, last, expected)
         return CommittedBlob(str(expected), total)
 
     async def monolithic(
@@ -119,24 +169,24 @@ class UploadService:
         validate_repository_name(repository)
         ts = datetime.now(UTC)
         record = UploadRecord(str(uuid.uuid4()), registry_id, repository, 0, expected.algorithm, None, ts, ts)
-        await blocking(self.store.start_upload, record.id)
-        try:
-            writer = await self._open(record.id)
+        received = _Body(body, length)
+        first = await received.batch()
+        if received.done:
+            total = await blocking(self._monolithic_whole, record, received, first, expected)
+        else:
+            locked = await blocking(self._start_and_write, record, first)
             try:
-                total = await self._finish(writer, record, expected, body, length)
-            finally:
-                await blocking(writer.close)
-            await blocking(self.store.commit_upload, record.id, str(expected), total)
-        except BaseException:
-            await blocking(self.store.delete_upload, record.id)
-            raise
-        await blocking(self.metadata.add_blob, registry_id, repository, str(expected), total)
+                last = await self._receive(locked, received)
+            except BaseException:
+                await blocking(self.store.delete_upload, record.id)
+                raise
+            total = await blocking(self._finish_monolithic, locked, received, last, expected)
         return CommittedBlob(str(expected), total)
 
     async def cancel(self, registry_id: int, repository: str, upload_id: str) -> None:
-        await self.status(registry_id, repository, upload_id)
-        await blocking(self.metadata.delete_upload, upload_id)
-        await blocking(self.store.delete_upload, upload_id)
+        validate_repository_name(repository)
+        _check_upload_id(upload_id)
+        await blocking(self._cancel, registry_id, repository, upload_id)
 
     async def expire(self, max_idle: timedelta) -> int:
         """Drop uploads idle longer than `max_idle`, and upload bytes no row claims."""
@@ -152,81 +202,170 @@ class UploadService:
                 removed += 1
         return removed
 
-    # --- internals --------------------------------------------------------------------------
+    # --- event-loop side of a streamed body ------------------------------------------------
 
-    async def _open(self, upload_id: str) -> UploadWriter:
-        if not _is_upload_id(upload_id):
-            raise BlobUploadUnknown(detail={"upload": upload_id[:64]})
+    async def _receive(self, locked: _Locked, received: _Body) -> list[bytes]:
+        """Write batches as they arrive (receiving overlaps with hashing and writing in a worker
+        thread); the last batch is returned for the finishing call. Closes the writer on failure."""
+        pending: asyncio.Future[None] | None = None
         try:
-            return await blocking(self.store.open_upload, upload_id)
+            while True:
+                parts = await received.batch()
+                if pending is not None:
+                    await pending
+                    pending = None
+                if received.done:
+                    return parts
+                pending = asyncio.ensure_future(blocking(locked.write, parts))
+        except BaseException:
+            if pending is not None:
+                with contextlib.suppress(BaseException):
+                    await pending  # never close the writer under a write still running
+            await blocking(locked.writer.close)
+            raise
+
+    # --- worker-thread side (blocking) -------------------------------------------------------
+
+    def _create(self, record: UploadRecord) -> None:
+        self.store.start_upload(record.id)
+        self.metadata.create_upload(record)
+
+    def _record(self, registry_id: int, repository: str, upload_id: str) -> UploadRecord:
+        record = self.metadata.get_upload(registry_id, repository, upload_id)
+        if record is None:
+            raise BlobUploadUnknown(detail={"upload": upload_id})
+        return record
+
+    def _lock(self, registry_id: int, repository: str, upload_id: str, start: int | None) -> _Locked:
+        """Lock the upload, read its acknowledged size under the lock, and drop bytes past it."""
+        try:
+            writer = self.store.open_upload(upload_id)
         except FileNotFoundError:
             raise BlobUploadUnknown(detail={"upload": upload_id}) from None
-
-    async def _finish(
-        self, writer: UploadWriter, record: UploadRecord, expected: Digest,
-        body: AsyncIterator[bytes] | None, length: int | None,
-    ) -> int:
-        """Write the final chunk and check the digest of everything; the total size."""
-        hasher, written = await self._stream(writer, record, body, length)
-        total = record.size + written
-        actual = await self._final_digest(record.id, hasher, expected.algorithm, total)
-        if actual != expected:
-            # The final chunk is not acknowledged: the upload stays as it was.
-            raise DigestInvalid(detail={"expected": str(expected), "actual": str(actual)})
-        return total
-
-    async def _stream(
-        self, writer: UploadWriter, record: UploadRecord, body: AsyncIterator[bytes] | None, length: int | None,
-    ) -> tuple[ResumableHasher | None, int]:
-        """Write `body` after the acknowledged bytes, hashing on the way.
-
-        Receiving (event loop) overlaps with hashing and writing (a worker
-        thread): one batch is in flight while the next one fills.
-        """
         try:
-            await blocking(writer.resume_at, record.size)
+            record = self._record(registry_id, repository, upload_id)
+            if start is not None and start != record.size:
+                raise RangeInvalid(detail={"size": record.size, "start": start})
+            self._resume(writer, record)
+            return _Locked(writer, record, _new_hasher(record))
+        except BaseException:
+            writer.close()
+            raise
+
+    @staticmethod
+    def _resume(writer: UploadWriter, record: UploadRecord) -> None:
+        try:
+            writer.resume_at(record.size)
         except UploadDamaged:
             raise BlobUploadInvalid("the upload lost acknowledged bytes (storage failure); start it again",
                                     {"upload": record.id}) from None
-        hasher = _new_hasher(record)
-        written = 0
-        if body is not None:
-            pending: asyncio.Future[None] | None = None
-            parts: list[bytes] = []
-            buffered = 0
-            async for chunk in body:
-                if not chunk:
-                    continue
-                parts.append(chunk)
-                buffered += len(chunk)
-                written += len(chunk)
-                if length is not None and written > length:
-                    break
-                if buffered >= BATCH:
-                    if pending is not None:
-                        await pending
-                    data = b"".join(parts)
-                    parts.clear()
-                    buffered = 0
-                    pending = asyncio.ensure_future(blocking(_write, writer, hasher, data))
-            if pending is not None:
-                await pending
-            if parts:
-                await blocking(_write, writer, hasher, b"".join(parts))
-        if length is not None and written != length:
-            raise SizeInvalid(f"received {written} bytes but Content-Length said {length}")
-        return hasher, written
 
-    async def _final_digest(
-        self, upload_id: str, hasher: ResumableHasher | None, algorithm: str, total: int
-    ) -> Digest:
+    def _lock_and_write(self, registry_id: int, repository: str, upload_id: str, start: int | None,
+                        parts: list[bytes]) -> _Locked:
+        locked = self._lock(registry_id, repository, upload_id, start)
+        try:
+            locked.write(parts)
+        except BaseException:
+            locked.writer.close()
+            raise
+        return locked
+
+    def _append_whole(self, registry_id: int, repository: str, upload_id: str, start: int | None,
+                      received: _Body, parts: list[bytes]) -> UploadRecord:
+        locked = self._lock(registry_id, repository, upload_id, start)
+        try:
+            received.check()
+            locked.write(parts)
+            return self._advance(locked)
+        finally:
+            locked.writer.close()
+
+    def _acknowledge(self, locked: _Locked, received: _Body, last: list[bytes]) -> UploadRecord:
+        try:
+            received.check()
+            locked.write(last)
+            return self._advance(locked)
+        finally:
+            locked.writer.close()
+
+    def _advance(self, locked: _Locked) -> UploadRecord:
+        """Acknowledge what was written (still under the lock)."""
+        record = locked.record
+        state = locked.hasher.state() if locked.hasher is not None else None
+        if not self.metadata.advance_upload(record.id, record.size, locked.size, state):
+            raise RangeInvalid("the upload moved while this chunk was written")
+        return replace(record, size=locked.size, hash_state=state)
+
+    def _verify(self, locked: _Locked, received: _Body, last: list[bytes], expected: Digest) -> int:
+        """Write the final chunk and check the digest of everything; the total size. Closes the writer."""
+        try:
+            received.check()
+            locked.write(last)
+            total = locked.size
+            actual = self._final_digest(locked, expected.algorithm, total)
+            if actual != expected:
+                # The final chunk is not acknowledged: the upload stays as it was.
+                raise DigestInvalid(detail={"expected": str(expected), "actual": str(actual)})
+            return total
+        finally:
+            locked.writer.close()
+
+    def _final_digest(self, locked: _Locked, algorithm: str, total: int) -> Digest:
+        hasher = locked.hasher
         if hasher is not None and hasher.algorithm == algorithm:
             return hasher.digest()
+        h = ResumableHasher(algorithm)
+        for chunk in self.store.read_upload(locked.record.id, total):
+            h.update(chunk)
+        return h.digest()
 
-        def rehash() -> Digest:
-            h = ResumableHasher(algorithm)
-            for chunk in self.store.read_upload(upload_id, total):
-                h.update(chunk)
-            return h.digest()
+    def _commit(self, record: UploadRecord, digest: Digest, total: int, finished_upload: str | None) -> None:
+        self.store.commit_upload(record.id, str(digest), total)
+        self.metadata.add_blob(record.registry_id, record.repository, str(digest), total, finished_upload)
 
-        return await blocking(rehash)
+    def _complete_whole(self, registry_id: int, repository: str, upload_id: str, start: int | None,
+                        received: _Body, parts: list[bytes], expected: Digest) -> int:
+        locked = self._lock(registry_id, repository, upload_id, start)
+        return self._finish_and_commit(locked, received, parts, expected)
+
+    def _finish_and_commit(self, locked: _Locked, received: _Body, last: list[bytes], expected: Digest) -> int:
+        total = self._verify(locked, received, last, expected)
+        self._commit(locked.record, expected, total, locked.record.id)
+        return total
+
+    def _start_and_write(self, record: UploadRecord, parts: list[bytes]) -> _Locked:
+        """A monolithic push's upload file, created, locked and holding the first batch."""
+        self.store.start_upload(record.id)
+        try:
+            writer = self.store.open_upload(record.id)
+            locked = _Locked(writer, record, _new_hasher(record))
+            try:
+                self._resume(writer, record)
+                locked.write(parts)
+            except BaseException:
+                writer.close()
+                raise
+            return locked
+        except BaseException:
+            self.store.delete_upload(record.id)
+            raise
+
+    def _monolithic_whole(self, record: UploadRecord, received: _Body, parts: list[bytes], expected: Digest) -> int:
+        locked = self._start_and_write(record, [])
+        return self._finish_monolithic(locked, received, parts, expected)
+
+    def _finish_monolithic(self, locked: _Locked, received: _Body, last: list[bytes], expected: Digest) -> int:
+        record = locked.record
+        try:
+            total = self._verify(locked, received, last, expected)
+            self.store.commit_upload(record.id, str(expected), total)
+        except BaseException:
+            self.store.delete_upload(record.id)
+            raise
+        self.metadata.add_blob(record.registry_id, record.repository, str(expected), total)
+        return total
+
+    def _cancel(self, registry_id: int, repository: str, upload_id: str) -> None:
+        self._record(registry_id, repository, upload_id)
+        self.metadata.delete_upload(upload_id)
+        self.store.delete_upload(upload_id)
