@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     job_interval_seconds: float = Field(600, gt=0, description="how often background jobs run")
     log_level: str = Field("info", pattern=r"^(critical|error|warning|info|debug)$")
     access_log: bool = False
+    allow_insecure_issuers: bool = Field(
+        False, description="workload identity federation: also trust OIDC issuers at http://127.0.0.1 or "
+        "http://localhost (tests and local development only; otherwise issuers must be https URLs)")
 
     @field_validator("listen")
     @classmethod

@@ -29,6 +29,8 @@ from cargohold.metadata.records import Identity, LoginEvent, Registry
 
 ACCESS_TOKEN_SECONDS = 300
 REFRESH_TOKEN_SECONDS = 3 * 3600
+# As in ACR: this username with a refresh token as the password (e.g. `docker login` after an exchange).
+REFRESH_TOKEN_USERNAME = "00000000-0000-0000-0000-000000000000"
 _CACHE_SECONDS = 5.0  # how long a verified password or a loaded grant is reused
 
 
@@ -173,13 +175,23 @@ class AccessService:
         return True
 
     def authenticate(self, registry: Registry, username: str, password: str, *, method: str, source: str) -> Principal:
-        """Verify a username and password (or client id and secret); raises Unauthorized."""
+        """Verify a username and password (or client id and secret); raises Unauthorized.
+
+        The username `REFRESH_TOKEN_USERNAME` takes a refresh token as its password (logged as refresh_token).
+        """
         key = (registry.id, username, hmac.digest(self._salt, password.encode(), hashlib.sha256))
         hit = self._passwords.get(key)
         if hit and hit[0] > time.monotonic():
             identity = self.store.get_identity(hit[1])
             if identity is not None and self._usable(identity):
                 return self.principal(identity)
+        if username == REFRESH_TOKEN_USERNAME:
+            principal = self.principal_from_refresh_token(registry, password, source=source)
+            assert principal.identity_id is not None
+            if len(self._passwords) > 10_000:
+                self._passwords.clear()
+            self._passwords[key] = (time.monotonic() + _CACHE_SECONDS, principal.identity_id)
+            return principal
         now = datetime.now(UTC)
         matched: Identity | None = None
         reason = "unknown identity or wrong password"
@@ -207,6 +219,11 @@ class AccessService:
         if len(self._passwords) > 10_000:
             self._passwords.clear()
         return self.principal(matched)
+
+    def log_login(self, registry_id: int, name: str, kind: str | None, method: str, source: str, ok: bool,
+                  reason: str = "") -> None:
+        """Record an authentication attempt made outside `authenticate` (e.g. a federated token)."""
+        self._log(registry_id, name, kind, method, source, ok, reason)
 
     def _log(self, registry_id: int, name: str, kind: str | None, method: str, source: str, ok: bool,
              reason: str) -> None:

@@ -14,11 +14,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cargohold.core.errors import Conflict, InvalidArgument, NotFound
+from cargohold.core.federation import DEFAULT_AUDIENCE, MAX_FEDERATED_CREDENTIALS, validate_issuer
 from cargohold.core.permissions import ROLES, SYSTEM_SCOPE_MAPS, TOKEN_ACTIONS, validate_pattern
 from cargohold.core.secrets import generate_secret, hash_secret, verify_secret
 from cargohold.metadata.access_store import AccessStore
 from cargohold.metadata.records import (
     Credential,
+    FederatedCredential,
     Identity,
     LoginEvent,
     Registry,
@@ -28,6 +30,10 @@ from cargohold.metadata.records import (
 )
 
 OWNER = "owner"
+WORKLOAD = "workload"
+# Azure's rules for user-assigned identity and federated credential names (lengths fit the schema).
+_WORKLOAD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{2,127}")
+_FEDERATED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{2,63}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +183,10 @@ def _secrets(credentials: Iterable[Credential], new: Iterable[NewSecret] = ()) -
 
 
 class IdentityService:
-    def __init__(self, store: AccessStore) -> None:
+    def __init__(self, store: AccessStore, *, allow_insecure_issuers: bool = False) -> None:
         self.store = store
+        # Settings.allow_insecure_issuers: also accept http://127.0.0.1 / http://localhost issuers.
+        self.allow_insecure_issuers = allow_insecure_issuers
 
     # --- bootstrap ------------------------------------------------------------------------------
 
@@ -601,6 +609,60 @@ class IdentityService:
         if since is not None:
             since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
         return self.store.list_logins(registry_id, identity=identity, outcome=outcome, since=since, limit=top)
+
+    # --- workload identities ----------------------------------------------------------------------
+
+    def create_workload(self, registry_id: int, name: str, description: str = "") -> Identity:
+        """A workload identity: no secret; it signs in with federated OIDC tokens, its rights come from roles."""
+        if not _WORKLOAD_NAME.fullmatch(name):
+            raise InvalidArgument("workload identity names are 3-128 letters, digits, '-' or '_', "
+                                  "starting with a letter or digit", {"name": name})
+        _text(description, "description")
+        if self.store.find_identity(registry_id, WORKLOAD, name) is not None:
+            raise Conflict(f"workload identity {name} already exists", {"name": name})
+        ts = _now()
+        identity = Identity(str(uuid.uuid4()), registry_id, WORKLOAD, name, description, True, None, ts, ts)
+        self.store.create_identity(identity, [])
+        return identity
+
+    def _workload(self, identity_id: str) -> Identity:
+        identity = self.store.get_identity(identity_id)
+        if identity is None or identity.kind != WORKLOAD:
+            raise NotFound(f"workload identity {identity_id} not found", {"identity": identity_id})
+        return identity
+
+    def add_federated_credential(self, identity_id: str, name: str, issuer: str, subject: str,
+                                 audience: str = DEFAULT_AUDIENCE) -> FederatedCredential:
+        """Trust tokens from `issuer` whose `sub` is `subject` and whose `aud` contains `audience`."""
+        identity = self._workload(identity_id)
+        if not _FEDERATED_NAME.fullmatch(name):
+            raise InvalidArgument("federated credential names are 3-64 letters, digits, '-' or '_', "
+                                  "starting with a letter or digit", {"name": name})
+        validate_issuer(issuer, allow_insecure=self.allow_insecure_issuers)
+        for field, value in (("subject", subject), ("audience", audience)):
+            if not value or len(value) > 512 or value != value.strip() or not value.isprintable():
+                raise InvalidArgument(f"{field} must be 1-512 printable characters without leading or "
+                                      "trailing spaces", {field: value[:600]})
+        existing = self.store.federated_credentials_of(identity.id)
+        if any(c.name == name for c in existing):
+            raise Conflict(f"federated credential {name} already exists on {identity.name}", {"name": name})
+        if any(c.issuer == issuer and c.subject == subject for c in existing):
+            raise Conflict(f"{identity.name} already trusts issuer {issuer} subject {subject}",
+                           {"issuer": issuer, "subject": subject})
+        if len(existing) >= MAX_FEDERATED_CREDENTIALS:
+            raise InvalidArgument(f"{identity.name} already has {MAX_FEDERATED_CREDENTIALS} federated "
+                                  "credentials, the most an identity may have")
+        credential = FederatedCredential(identity.id, name, issuer, subject, audience, _now())
+        self.store.add_federated_credential(identity.registry_id, credential)
+        return credential
+
+    def list_federated_credentials(self, identity_id: str) -> list[FederatedCredential]:
+        return self.store.federated_credentials_of(self._workload(identity_id).id)
+
+    def delete_federated_credential(self, identity_id: str, name: str) -> None:
+        identity = self._workload(identity_id)
+        if not self.store.delete_federated_credential(identity.id, name):
+            raise NotFound(f"federated credential {name} not found on {identity.name}", {"name": name})
 
 
 def validate_rules(rules: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:

@@ -8,13 +8,17 @@ from starlette.routing import BaseRoute, Route
 
 from cargohold.api.distribution.context import services
 from cargohold.api.distribution.errors import error_response
-from cargohold.core.access import Principal, source_label
+from cargohold.core.access import REFRESH_TOKEN_SECONDS, Principal, source_label
 from cargohold.core.blocking import blocking
 from cargohold.core.errors import Unauthorized
+from cargohold.core.federation import INVALID, FederationService
 
 from .credentials import principal_from_basic
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693
+_SUBJECT_TOKEN_TYPES = ("urn:ietf:params:oauth:token-type:jwt", "urn:ietf:params:oauth:token-type:id_token",
+                        "urn:ietf:params:oauth:token-type:access_token")
 
 
 def _unauthorized(message: str) -> Response:
@@ -71,8 +75,27 @@ async def token_post(request: Request) -> Response:
     return await _token_response(request, principal, scopes, offline)
 
 
+def federation(request: Request) -> FederationService:
+    """The app's federation service (one per worker: it caches issuers' keys), made on first use."""
+    state = request.app.state
+    service: FederationService | None = getattr(state, "federation", None)
+    if service is None:
+        settings = getattr(state, "settings", None)
+        service = FederationService(services(request).access,
+                                    allow_insecure_issuers=bool(getattr(settings, "allow_insecure_issuers", False)))
+        state.federation = service
+    return service
+
+
 async def exchange(request: Request) -> Response:
-    """An identity's credential → a refresh token (federated workload tokens: see federation)."""
+    """A credential → a refresh token.
+
+    - `grant_type=password` (default): username and password (or Basic credentials) of an identity;
+    - `grant_type=access_token` with `access_token=<OIDC JWT>` (ACR's form), or RFC 8693
+      `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` with `subject_token=<OIDC JWT>`:
+      a federated workload token (core/federation.py); optional `client_id` names the workload identity
+      when several trust the same issuer and subject.
+    """
     svc = services(request)
     form = await request.form()
     grant = str(form.get("grant_type", "password"))
@@ -88,12 +111,35 @@ async def exchange(request: Request) -> Response:
             else:
                 principal = await blocking(lambda: svc.access.authenticate(
                     svc.registry, username, password, method="exchange", source=source))
+        elif grant in ("access_token", TOKEN_EXCHANGE):
+            field = "access_token" if grant == "access_token" else "subject_token"
+            presented = str(form.get(field, "")).strip()
+            if not presented:
+                return error_response(400, "UNSUPPORTED", f"{field} is required for grant_type {grant}")
+            token_type = str(form.get("subject_token_type", ""))
+            if grant == TOKEN_EXCHANGE and token_type and token_type not in _SUBJECT_TOKEN_TYPES:
+                return error_response(400, "UNSUPPORTED", "subject_token_type must name a JWT",
+                                      {"subject_token_type": token_type})
+            service = str(form.get("service", ""))
+            if service and service != svc.registry.login_server:
+                return error_response(400, "UNSUPPORTED", "service does not name this registry",
+                                      {"service": service})
+            client_id = str(form.get("client_id", "")) or None
+            fed = federation(request)
+            principal = await blocking(lambda: fed.exchange(svc.registry, presented, source=source,
+                                                            client_id=client_id))
         else:
             return error_response(400, "UNSUPPORTED", "unsupported grant_type", {"grant_type": grant})
     except Unauthorized as e:
+        if grant in ("access_token", TOKEN_EXCHANGE):
+            return error_response(401, "UNAUTHORIZED", INVALID, headers=_NO_STORE)
         return _unauthorized(e.message)
     refresh = await blocking(svc.access.issue_refresh_token, svc.registry, principal)
-    return JSONResponse({"refresh_token": refresh}, headers=_NO_STORE)
+    body: dict[str, object] = {"refresh_token": refresh}
+    if grant == TOKEN_EXCHANGE:  # RFC 8693's response fields, beside ACR's
+        body.update(access_token=refresh, issued_token_type="urn:ietf:params:oauth:token-type:refresh_token",
+                    token_type="N_A", expires_in=REFRESH_TOKEN_SECONDS)
+    return JSONResponse(body, headers=_NO_STORE)
 
 
 routes: list[BaseRoute] = [
