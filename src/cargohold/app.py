@@ -80,7 +80,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[*auth_routes, *distribution_routes,
-                Mount("/api", app=management_api(services.registry, services.access))],
+                Mount("/api", app=management_api(services.registry, services.access,
+                                                 allow_insecure_issuers=settings.allow_insecure_issuers))],
         exception_handlers={
             RegistryError: handle_registry_error,
             HTTPException: _http_error,

@@ -194,6 +194,7 @@ class AccessService:
             return principal
         now = datetime.now(UTC)
         matched: Identity | None = None
+        cache_seconds = _CACHE_SECONDS
         reason = "unknown identity or wrong password"
         for identity in self.store.find_login(registry.id, username):
             for credential in self.store.credentials_of(identity.id):
@@ -205,6 +206,8 @@ class AccessService:
                 if not self._usable(identity):
                     reason = f"{identity.kind} is disabled"
                     continue
+                if credential.expires_at is not None:  # the cache must not outlive the credential
+                    cache_seconds = min(cache_seconds, (credential.expires_at - now).total_seconds())
                 matched = identity
                 break
             if matched:
@@ -215,7 +218,7 @@ class AccessService:
                   "" if matched else reason)
         if matched is None:
             raise Unauthorized("invalid username or password")
-        self._passwords[key] = (time.monotonic() + _CACHE_SECONDS, matched.id)
+        self._passwords[key] = (time.monotonic() + cache_seconds, matched.id)
         if len(self._passwords) > 10_000:
             self._passwords.clear()
         return self.principal(matched)

@@ -595,6 +595,24 @@ class IdentityService:
         self.store.delete_role_assignment(registry_id, assignment_id)
         self._changed(target.identity_id)
 
+    # --- control plane: workload identities (by name; creation and federated credentials: below) ---
+
+    def list_workloads(self, registry_id: int) -> list[tuple[Identity, list[FederatedCredential]]]:
+        return [(i, self.store.federated_credentials_of(i.id))
+                for i in self.store.list_identities(registry_id, ASSIGNEE_KINDS["workloadIdentity"])]
+
+    def get_workload(self, registry_id: int, name: str) -> Identity:
+        found = None
+        if len(name) <= 128 and name.isprintable():
+            found = self.store.find_identity(registry_id, ASSIGNEE_KINDS["workloadIdentity"], name)
+        if found is None:
+            raise NotFound(f"workload identity {name[:100]!r} not found", {"name": name[:100]})
+        return found
+
+    def delete_workload(self, registry_id: int, name: str) -> None:
+        """Delete a workload identity with its federated credentials and role assignments."""
+        self._delete_identity(self.get_workload(registry_id, name))
+
     # --- control plane: login events ---------------------------------------------------------------
 
     def login_events(self, registry_id: int, *, identity: str | None = None, outcome: str | None = None,

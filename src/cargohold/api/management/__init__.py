@@ -28,15 +28,16 @@ class _Lazy:
         await self._app(scope, receive, send)
 
 
-def management_api(registry: Registry, access: AccessService, identities: IdentityService | None = None) -> ASGIApp:
+def management_api(registry: Registry, access: AccessService, *, allow_insecure_issuers: bool = False) -> ASGIApp:
     """The ASGI app to mount at /api. Changes made through it drop `access`'s cached grants and passwords
-    in this worker at once; other workers notice within AccessService's cache lifetime (5 s)."""
+    in this worker at once; other workers notice within AccessService's cache lifetime (5 s).
+    `allow_insecure_issuers`: federated credentials may name http://127.0.0.1 or localhost issuers."""
 
     def build() -> ASGIApp:
         from .app import create_management_app
         from .deps import Management
 
-        service = identities or IdentityService(access.store)
+        service = IdentityService(access.store, allow_insecure_issuers=allow_insecure_issuers)
         service.on_change = access.forget
         return create_management_app(Management(registry, access, service))
 

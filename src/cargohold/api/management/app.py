@@ -17,6 +17,7 @@ from . import (
     service_principals,
     tokens,
     users,
+    workload_identities,
 )
 from .deps import Management
 
@@ -31,7 +32,7 @@ def create_management_app(management: Management) -> FastAPI:
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
                   responses=models.ERROR_RESPONSES)
     for module in (registry, admin_credentials, scope_maps, tokens, role_assignments, users, service_principals,
-                   login_logs):
+                   workload_identities, login_logs):
         app.include_router(module.router)
     errors.install(app)
     app.state.management = management
