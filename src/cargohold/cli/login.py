@@ -61,11 +61,11 @@ def _credentials(username: str | None, password: str | None, password_stdin: boo
 
 def request_token(url: str, creds: Credentials, scopes: list[str], offline: bool) -> dict[str, Any]:
     """An access token (and a refresh token when `offline`) from the registry's /oauth2/token."""
-    import httpx
+    httpx = client.load_httpx()
 
     service = client.login_host(url)
     try:
-        with httpx.Client(base_url=url, timeout=client.TIMEOUT_SECONDS,
+        with httpx.Client(base_url=url, timeout=client.TIMEOUT_SECONDS, verify=client.tls_verify(url),
                           headers={"User-Agent": client.USER_AGENT}) as http:
             if creds.is_refresh_token:
                 form = {"grant_type": "refresh_token", "refresh_token": creds.password, "service": service,
@@ -96,11 +96,12 @@ def request_token(url: str, creds: Credentials, scopes: list[str], offline: bool
 
 def _probe_registry(url: str, username: str, password: str) -> tuple[int, dict[str, Any] | None]:
     """GET /api/registry with these credentials: (status, body when 200)."""
-    import httpx
+    httpx = client.load_httpx()
 
     try:
         response = httpx.get(url + "/api/registry", auth=httpx.BasicAuth(username, password),
-                             timeout=client.TIMEOUT_SECONDS, headers={"User-Agent": client.USER_AGENT})
+                             timeout=client.TIMEOUT_SECONDS, headers={"User-Agent": client.USER_AGENT},
+                             verify=client.tls_verify(url))
     except httpx.HTTPError as e:
         raise client.connection_error(url, e) from None
     body = None
