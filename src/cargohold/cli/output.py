@@ -87,9 +87,17 @@ def header(key: str) -> str:
     return " ".join(w[:1].upper() + w[1:] for w in words)
 
 
+_FRACTION = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d+(Z|[+-]\d\d:\d\d)?$")
+
+
 def _table_text(value: Any) -> str:
+    """A cell for people: list items on their own lines, timestamps to the second."""
     if isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
-        return "\n".join(_cell(v) for v in value)
+        return "\n".join(_table_text(v) for v in value)
+    if isinstance(value, str):
+        m = _FRACTION.match(value)
+        if m:
+            return m.group(1) + (m.group(2) or "")
     return _cell(value)
 
 

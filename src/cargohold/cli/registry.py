@@ -45,4 +45,11 @@ def update(
         body["anonymousPullEnabled"] = parse_bool("--anonymous-pull-enabled", anonymous_pull_enabled)
     if not body:
         client.usage_error("nothing to update: give --admin-enabled and/or --anonymous-pull-enabled")
-    output.emit(registry_client(name).patch("/api/registry", body), REGISTRY_COLUMNS)
+    result = registry_client(name).patch("/api/registry", body)
+    output.emit(result, REGISTRY_COLUMNS)
+    admin = result.get("adminCredentials") if isinstance(result, dict) else None
+    if admin and STATE.output == "table" and STATE.query is None:
+        # Enabling the admin user for the first time shows its passwords, this once: do not hide them.
+        from cargohold.cli.credential import CREDENTIAL_COLUMNS
+
+        output.print_table(admin, CREDENTIAL_COLUMNS)
