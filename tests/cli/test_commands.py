@@ -225,6 +225,8 @@ def test_users_and_role_assignments(cli: Cli, cli_registry: RegistryServer) -> N
     password = created["password"]
     assert created["name"] == user and len(password) >= 12
     assert user in cli.json("user", "list", "--query", "[].name")
+    shown = cli.json("user", "show", "--name", user)
+    assert shown["name"] == user and shown["enabled"] is True and "password" not in shown
     # no role yet: a token with nothing in it
     assert granted(token_for(cli_registry, user, password, "repository:backend/api:pull")) == []
 
@@ -237,6 +239,9 @@ def test_users_and_role_assignments(cli: Cli, cli_registry: RegistryServer) -> N
 
     listed = cli.json("role", "assignment", "list", "--assignee", user)
     assert [a["id"] for a in listed] == [assignment["id"]]
+    assert cli.json("role", "assignment", "list", "--assignee", user, "--assignee-kind", "servicePrincipal") == []
+    assert cli.json("role", "assignment", "list", "--scope", "backend/*", "--query",
+                    f"[?assignee=='{user}'].id") == [assignment["id"]]
     assert cli.json("role", "assignment", "list", "--role", "AcrPull", "--query",
                     f"[?assignee=='{user}'].scope") == ["repositories/backend/*"]
     table = cli.ok("role", "assignment", "list", "--assignee", user, "-o", "table")
@@ -308,6 +313,7 @@ def test_workload_identity_and_federated_credentials(cli: Cli) -> None:
     created = cli.json("identity", "create", "--name", name, "--description", "build pipeline")
     assert created["name"] == name
     assert name in cli.json("identity", "list", "--query", "[].name")
+    assert cli.json("identity", "show", "--name", name, "--query", "description") == "build pipeline"
 
     cred = cli.json("identity", "federated-credential", "create", "--identity-name", name, "--name", "main",
                     "--issuer", "https://issuer.example", "--subject", "repo:org/app:ref:refs/heads/main",

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from cargohold.cli import client, output
-from cargohold.cli.client import CliError, confirm, segment, usage_error
+from cargohold.cli.client import confirm, segment, usage_error
 from cargohold.cli.common import Yes, split_values
 
 app = typer.Typer(no_args_is_help=True, help="Workload identities (federated OIDC credentials, no secrets).")
@@ -27,7 +27,7 @@ def _credential_names(row: dict[str, Any]) -> Any:
     return [c.get("name") for c in row.get("federatedCredentials") or [] if isinstance(c, dict)]
 
 
-IDENTITY_COLUMNS: list[output.Column] = [("Name", "name"), ("Enabled", "enabled"),
+IDENTITY_COLUMNS: list[output.Column] = [("Name", "name"), ("Description", "description"), ("Enabled", "enabled"),
                                          ("Federated Credentials", _credential_names), ("Created", "createdAt")]
 FED_COLUMNS: list[output.Column] = [("Name", "name"), ("Issuer", "issuer"), ("Subject", "subject"),
                                     ("Audiences", "audiences")]
@@ -47,6 +47,12 @@ def create(name: Name,
 def list_() -> None:
     """List workload identities and their federated credentials."""
     output.emit(client.api().get("/api/workload-identities"), IDENTITY_COLUMNS)
+
+
+@app.command("show")
+def show(name: Name) -> None:
+    """Show one workload identity and its federated credentials."""
+    output.emit(client.api().get(f"/api/workload-identities/{segment(name)}"), IDENTITY_COLUMNS)
 
 
 @app.command("delete")
@@ -80,11 +86,8 @@ def fed_create(
 @fed_app.command("list")
 def fed_list(identity_name: IdentityName) -> None:
     """List a workload identity's federated credentials."""
-    for identity in client.api().get("/api/workload-identities") or []:
-        if isinstance(identity, dict) and identity.get("name") == identity_name:
-            output.emit(identity.get("federatedCredentials") or [], FED_COLUMNS)
-            return
-    raise CliError(f"workload identity {identity_name!r} not found")
+    identity = client.api().get(f"/api/workload-identities/{segment(identity_name)}")
+    output.emit(identity.get("federatedCredentials") or [] if isinstance(identity, dict) else [], FED_COLUMNS)
 
 
 @fed_app.command("delete")

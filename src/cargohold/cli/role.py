@@ -21,6 +21,10 @@ Role = Annotated[str | None, typer.Option("--role", help=ROLES_HELP)]
 Scope = Annotated[str | None, typer.Option(
     "--scope", help="the registry (omit, or '/') or repositories: 'backend/*', 'repositories/backend/*'")]
 
+AssigneeKind = Annotated[str | None, typer.Option(
+    "--assignee-kind", metavar="user|servicePrincipal|workloadIdentity",
+    help="which kind of identity --assignee names, when names collide")]
+
 ASSIGNMENT_COLUMNS: list[output.Column] = [
     ("Id", "id"), ("Assignee", "assignee"), ("Kind", "assigneeKind"), ("Role", "role"),
     ("Scope", lambda row: row.get("scope") or "(registry)"), ("Created", "createdAt"),
@@ -43,9 +47,7 @@ def create(
     assignee: Assignee = None,
     role: Role = None,
     scope: Scope = None,
-    assignee_kind: Annotated[str | None, typer.Option(
-        "--assignee-kind", metavar="user|servicePrincipal|workloadIdentity",
-        help="which kind of identity --assignee names, when names collide")] = None,
+    assignee_kind: AssigneeKind = None,
 ) -> None:
     """Grant a role to an identity on the registry or on repositories."""
     if not assignee or not role:
@@ -59,9 +61,11 @@ def create(
 
 
 @assignment_app.command("list")
-def list_(assignee: Assignee = None, role: Role = None, scope: Scope = None) -> None:
-    """List role assignments, optionally filtered."""
-    result = client.api().get("/api/role-assignments", assignee=assignee, role=role, scope=normalize_scope(scope))
+def list_(assignee: Assignee = None, role: Role = None, scope: Scope = None,
+          assignee_kind: AssigneeKind = None) -> None:
+    """List role assignments, optionally filtered (every filter given must match)."""
+    result = client.api().get("/api/role-assignments", assignee=assignee, role=role, scope=normalize_scope(scope),
+                              assigneeKind=assignee_kind)
     output.emit(result, ASSIGNMENT_COLUMNS)
 
 

@@ -45,6 +45,12 @@ def list_() -> None:
     output.emit(client.api().get("/api/users"), USER_COLUMNS)
 
 
+@app.command("show")
+def show(name: Name) -> None:
+    """Show one user."""
+    output.emit(client.api().get(f"/api/users/{segment(name)}"), USER_COLUMNS)
+
+
 @app.command("delete")
 def delete(name: Name, yes: Yes = False) -> None:
     """Delete a user and their role assignments."""
