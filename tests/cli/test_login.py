@@ -140,3 +140,17 @@ def test_unreachable_url(anon_cli: Cli, cli_registry: RegistryServer) -> None:
     message = anon_cli.fails("login", "--url", "http://127.0.0.1:1", "-u", "owner", "-p", "x")
     assert "cannot connect to http://127.0.0.1:1" in message
     assert "invalid URL" in anon_cli.fails("login", "--url", "ftp://example", "-u", "a", "-p", "b", code=2)
+
+
+def test_login_with_a_refresh_token(anon_cli: Cli, cli_registry: RegistryServer) -> None:
+    """ACR's way for workloads: /oauth2/exchange gives a refresh token, used with the null-GUID username."""
+    exchanged = httpx.post(cli_registry.url + "/oauth2/exchange",
+                           data={"username": cli_registry.username, "password": cli_registry.password})
+    assert exchanged.status_code == 200, exchanged.text
+    refresh = exchanged.json()["refresh_token"]
+    null_guid = "00000000-0000-0000-0000-000000000000"
+    anon_cli.ok("login", "-u", null_guid, "--password-stdin", input=refresh)
+    assert auth_entry(anon_cli.docker_config, cli_registry.host) == f"{null_guid}:{refresh}"
+    assert anon_cli.json("show")["loginServer"] == cli_registry.host
+    token = anon_cli.json("login", "--expose-token", "--query", "accessToken")
+    assert httpx.get(cli_registry.url + "/v2/", headers={"Authorization": f"Bearer {token}"}).status_code == 200

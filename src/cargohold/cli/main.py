@@ -128,8 +128,12 @@ class RootGroup(TyperGroup):
         from typer._click.exceptions import NoArgsIsHelpError
 
         try:
-            return super().main(args=args, prog_name=prog_name or "cargohold", complete_var=complete_var,
-                                standalone_mode=False, windows_expand_args=windows_expand_args, **extra)
+            rv = super().main(args=args, prog_name=prog_name or "cargohold", complete_var=complete_var,
+                              standalone_mode=False, windows_expand_args=windows_expand_args, **extra)
+            # Without standalone mode, Click hands back the code of a `typer.Exit(code)` as the result.
+            code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
+            if not standalone_mode:
+                return rv
         except NoArgsIsHelpError as e:
             e.show()
             code = e.exit_code
