@@ -1,4 +1,4 @@
-"""After `cargohold login`, skopeo, podman and oras-py reach the registry with no credential flags."""
+"""After `cargohold login`, skopeo, podman, buildah and oras-py reach the registry with no credential flags."""
 
 from __future__ import annotations
 
@@ -67,6 +67,7 @@ def test_skopeo_and_podman_use_the_registry_auth_file(clients: Clients, cli_regi
     cli.ok("login", "-u", cli_registry.username, "--password-stdin", input=cli_registry.password)
     assert cli_registry.host in json.loads(clients.auth_file.read_text())["auths"]
     push_inspect_pull(clients, layout, repo)
+    clients.buildah("pull", "--tls-verify=false", f"{clients.host}/{repo}:v1")
 
     cli.ok("logout")
     again = clients.skopeo("inspect", "--tls-verify=false", clients.ref(repo, "v1"), check=False)
@@ -86,13 +87,11 @@ def test_skopeo_and_podman_use_the_xdg_runtime_auth_file(clients: Clients, cli_r
 def test_a_token_login_limits_what_the_tools_may_do(clients: Clients, cli_registry: RegistryServer,
                                                     tmp_path: Path) -> None:
     """Log in as a pull-only repository token: pulls work, pushes are refused."""
-    owner = Cli(tmp_path / "owner", cli_registry)
+    owner = cli_in(clients, cli_registry)
+    owner.ok("login", "-u", cli_registry.username, "-p", cli_registry.password)
     repo = unique_repo("cli-token")
-    owner_clients = clients
-    cli_owner = cli_in(owner_clients, cli_registry)
-    cli_owner.ok("login", "-u", cli_registry.username, "-p", cli_registry.password)
     layout = image_layout(tmp_path, "token")
-    owner_clients.skopeo("copy", "--dest-tls-verify=false", f"oci:{layout.path}:v1", owner_clients.ref(repo, "v1"))
+    clients.skopeo("copy", "--dest-tls-verify=false", f"oci:{layout.path}:v1", clients.ref(repo, "v1"))
 
     name = "cli-" + repo.rsplit("-", 1)[1]
     password = owner.json("token", "create", "-n", name, "--repository", repo, "content/read",
