@@ -154,3 +154,15 @@ def test_login_with_a_refresh_token(anon_cli: Cli, cli_registry: RegistryServer)
     assert anon_cli.json("show")["loginServer"] == cli_registry.host
     token = anon_cli.json("login", "--expose-token", "--query", "accessToken")
     assert httpx.get(cli_registry.url + "/v2/", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_credentials_from_another_tools_login_are_used(anon_cli: Cli, cli_registry: RegistryServer) -> None:
+    """Logged in with podman or docker but never with this CLI: the CLI uses those credentials."""
+    anon_cli.containers_auth.parent.mkdir(parents=True)
+    secret = base64.b64encode(f"{cli_registry.username}:{cli_registry.password}".encode()).decode()
+    anon_cli.containers_auth.write_text(json.dumps({"auths": {cli_registry.host: {"auth": secret}}}))
+    assert anon_cli.json("show")["loginServer"] == cli_registry.host
+    anon_cli.containers_auth.unlink()
+    anon_cli.docker_config.parent.mkdir(parents=True)
+    anon_cli.docker_config.write_text(json.dumps({"auths": {cli_registry.host: {"auth": secret}}}))
+    assert anon_cli.json("show")["loginServer"] == cli_registry.host
