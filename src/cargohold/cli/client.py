@@ -5,7 +5,6 @@ httpx is imported on first use so `cargohold --help` stays quick.
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -253,7 +252,7 @@ def confirm(question: str, yes: bool) -> None:
     """Ask before a destructive change; without a terminal, insist on --yes."""
     if yes:
         return
-    if not sys.stdin.isatty() or os.environ.get("CARGOHOLD_NO_PROMPT"):
+    if not sys.stdin.isatty():
         usage_error(f"{question.rstrip('?')}: confirmation needed; pass --yes to proceed without a prompt")
     import typer
 
