@@ -6,6 +6,7 @@ httpx is imported on first use so `cargohold --help` stays quick.
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import quote, urlsplit
@@ -185,10 +186,15 @@ class ApiClient:
         httpx = load_httpx()
 
         clean = {k: v for k, v in (params or {}).items() if v is not None}
-        try:
-            response = self.http.request(method, path, json=json, params=clean or None)
-        except httpx.HTTPError as e:
-            raise connection_error(self.url, e) from None
+        for attempt in range(MAX_THROTTLE_RETRIES + 1):
+            try:
+                response = self.http.request(method, path, json=json, params=clean or None)
+            except httpx.HTTPError as e:
+                raise connection_error(self.url, e) from None
+            wait = retry_after(response)
+            if wait is None or attempt == MAX_THROTTLE_RETRIES:
+                break
+            time.sleep(wait)  # throttled (429) for a moment: wait as told, as az does
         if response.status_code not in ok:
             raise CliError(self._explain(response))
         if response.status_code == 204 or not response.content:
@@ -224,6 +230,21 @@ class ApiClient:
 
     def close(self) -> None:
         self.http.close()
+
+
+MAX_THROTTLE_RETRIES = 2
+MAX_THROTTLE_WAIT = 10.0
+
+
+def retry_after(response: Any) -> float | None:
+    """Seconds to wait before retrying a throttled request; None when it should not be retried."""
+    if response.status_code != 429:
+        return None
+    try:
+        wait = float(response.headers.get("Retry-After", "1"))
+    except ValueError:
+        return None
+    return max(wait, 0.0) if wait <= MAX_THROTTLE_WAIT else None
 
 
 def api() -> ApiClient:

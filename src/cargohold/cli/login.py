@@ -13,6 +13,7 @@ server, as `az acr login --expose-token` does, for use as a Bearer token.
 from __future__ import annotations
 
 import sys
+import time
 from typing import Annotated, Any
 
 import typer
@@ -67,18 +68,23 @@ def request_token(url: str, creds: Credentials, scopes: list[str], offline: bool
     try:
         with httpx.Client(base_url=url, timeout=client.TIMEOUT_SECONDS, verify=client.tls_verify(url),
                           headers={"User-Agent": client.USER_AGENT}) as http:
-            if creds.is_refresh_token:
-                form = {"grant_type": "refresh_token", "refresh_token": creds.password, "service": service,
-                        "client_id": CLIENT_ID, "scope": " ".join(scopes)}
-                response = http.post("/oauth2/token", data=form)
-            else:
-                params: list[tuple[str, str | int | float | bool | None]] = [
-                    ("service", service), ("client_id", CLIENT_ID)]
-                if offline:
-                    params.append(("offline_token", "true"))
-                params.extend(("scope", s) for s in scopes)
-                response = http.get("/oauth2/token", params=params,
-                                    auth=httpx.BasicAuth(creds.username, creds.password))
+            for attempt in range(client.MAX_THROTTLE_RETRIES + 1):
+                if creds.is_refresh_token:
+                    form = {"grant_type": "refresh_token", "refresh_token": creds.password, "service": service,
+                            "client_id": CLIENT_ID, "scope": " ".join(scopes)}
+                    response = http.post("/oauth2/token", data=form)
+                else:
+                    params: list[tuple[str, str | int | float | bool | None]] = [
+                        ("service", service), ("client_id", CLIENT_ID)]
+                    if offline:
+                        params.append(("offline_token", "true"))
+                    params.extend(("scope", s) for s in scopes)
+                    response = http.get("/oauth2/token", params=params,
+                                        auth=httpx.BasicAuth(creds.username, creds.password))
+                wait = client.retry_after(response)
+                if wait is None or attempt == client.MAX_THROTTLE_RETRIES:
+                    break
+                time.sleep(wait)
     except httpx.HTTPError as e:
         raise client.connection_error(url, e) from None
     if response.status_code != 200:
