@@ -14,7 +14,7 @@ from support import RegistryServer, running_registry
 
 @pytest.fixture()
 def throttled_registry(tmp_path: Path) -> Iterator[RegistryServer]:
-    # 30 logins a minute for the registry, so 15 for one identity: one token every 4 s once spent.
+    # 30 logins a minute for the registry, 15 for one identity: once spent, a wait of a few seconds.
     env = {"CARGOHOLD_THROTTLE_LOGINS_PER_MINUTE": "30"}
     with running_registry(tmp_path / "data", workers=1, extra_env=env) as server:
         yield server
