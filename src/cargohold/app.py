@@ -10,13 +10,12 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import Mount
 
 from cargohold.api.auth.token import routes as auth_routes
 from cargohold.api.distribution.context import Services
 from cargohold.api.distribution.errors import error_response, handle_registry_error
 from cargohold.api.distribution.routes import routes as distribution_routes
-from cargohold.api.management import management_api
+from cargohold.api.management import management_mount
 from cargohold.config import Settings, settings_from_environment
 from cargohold.core.access import AccessService
 from cargohold.core.blobs import BlobService
@@ -80,8 +79,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[*auth_routes, *distribution_routes,
-                Mount("/api", app=management_api(services.registry, services.access,
-                                                 allow_insecure_issuers=settings.allow_insecure_issuers))],
+                management_mount(services.registry, services.access,
+                                 allow_insecure_issuers=settings.allow_insecure_issuers)],
         exception_handlers={
             RegistryError: handle_registry_error,
             HTTPException: _http_error,

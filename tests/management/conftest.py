@@ -9,11 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from mgmttools import Api
+from mgmttools import OWNER_PASSWORD, Api
 
 from support import RegistryServer, running_registry
-
-OWNER_PASSWORD = "owner-" + secrets.token_urlsafe(12)
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
+OWNER_PASSWORD = "owner-" + secrets.token_urlsafe(12)  # given to the test registries through the environment
 ERROR_STATUSES = {400: "INVALID_ARGUMENT", 401: "UNAUTHORIZED", 403: "DENIED", 404: "NOT_FOUND", 409: "CONFLICT"}
 
 

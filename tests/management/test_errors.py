@@ -40,6 +40,9 @@ def test_unknown_paths_and_methods(owner: Api) -> None:
     owner.error("GET", "/tokens/a/b/c", status=404)
     response = owner.call("PUT", "/registry", {}, expect=405)
     assert check_error(response)["code"] == "UNSUPPORTED"
+    assert response.headers["allow"] == "GET, PATCH"
+    assert owner.call("POST", "/tokens/some-token", {}, expect=405).headers["allow"] == "DELETE, GET, PATCH"
+    owner.error("GET", "/scope-maps/a%0Ab/c", status=404)  # a newline in the path is still this API's 404
 
 
 def test_malformed_requests(owner: Api) -> None:

@@ -8,8 +8,10 @@ loads it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cargohold.core.access import AccessService
@@ -42,3 +44,17 @@ def management_api(registry: Registry, access: AccessService, *, allow_insecure_
         return create_management_app(Management(registry, access, service))
 
     return _Lazy(build)
+
+
+class _ApiMount(Mount):
+    """Mount("/api") whose pattern also takes paths holding a newline (%0A), so that every path below /api
+    gets this API's own 404 rather than the data plane's."""
+
+    def __init__(self, path: str, app: ASGIApp) -> None:
+        super().__init__(path, app=app)
+        self.path_regex = re.compile(self.path_regex.pattern, re.DOTALL)
+
+
+def management_mount(registry: Registry, access: AccessService, *, allow_insecure_issuers: bool = False) -> Mount:
+    """The route serving the control plane at /api (see `management_api`)."""
+    return _ApiMount("/api", management_api(registry, access, allow_insecure_issuers=allow_insecure_issuers))

@@ -31,9 +31,11 @@ def create_management_app(management: Management) -> FastAPI:
     app = FastAPI(title="Cargohold management API", version="1", description=DESCRIPTION,
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
                   responses=models.ERROR_RESPONSES)
-    for module in (registry, admin_credentials, scope_maps, tokens, role_assignments, users, service_principals,
-                   workload_identities, login_logs):
+    modules = (registry, admin_credentials, scope_maps, tokens, role_assignments, users, service_principals,
+               workload_identities, login_logs)
+    for module in modules:
         app.include_router(module.router)
+    app.state.route_table = [route for module in modules for route in module.router.routes]  # for 405's Allow
     errors.install(app)
     app.state.management = management
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

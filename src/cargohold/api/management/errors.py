@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from cargohold.core import errors as e
 
@@ -60,13 +61,25 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
     return error_response(400, "INVALID_ARGUMENT", message, problems)
 
 
-async def _http_error(_request: Request, exc: Exception) -> Response:
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in getattr(request.app.state, "route_table", ()):
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     status = exc.status_code
     message = "no such endpoint" if status == 404 else str(exc.detail)
     headers = dict(exc.headers or {})
     if status == 401:
         headers.update(CHALLENGE)
+    if status == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
     return error_response(status, _HTTP_CODES.get(status, "UNKNOWN"), message, None, headers)
 
 
