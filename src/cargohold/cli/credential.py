@@ -19,7 +19,7 @@ def _password(name: str) -> output.Column:
         for p in row.get("passwords") or []:
             if isinstance(p, dict) and p.get("name") == name:
                 # The value appears only in the response that generated it.
-                return p.get("value") or f"(set {p.get('createdAt', '')})".replace(" )", ")")
+                return p.get("value") or f"(set {output.short_time(str(p.get('createdAt', '')))})"
         return None
     return (name.capitalize(), get)
 

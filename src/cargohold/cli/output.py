@@ -90,14 +90,18 @@ def header(key: str) -> str:
 _FRACTION = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d+(Z|[+-]\d\d:\d\d)?$")
 
 
+def short_time(value: str) -> str:
+    """An ISO 8601 timestamp to the second (`...T12:55:22.060939Z` → `...T12:55:22Z`); else as it is."""
+    m = _FRACTION.match(value)
+    return m.group(1) + (m.group(2) or "") if m else value
+
+
 def _table_text(value: Any) -> str:
     """A cell for people: list items on their own lines, timestamps to the second."""
     if isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
         return "\n".join(_table_text(v) for v in value)
     if isinstance(value, str):
-        m = _FRACTION.match(value)
-        if m:
-            return m.group(1) + (m.group(2) or "")
+        return short_time(value)
     return _cell(value)
 
 
