@@ -4,6 +4,12 @@ Every `Clients` owns a folder with its own containers-storage (vfs), runroot,
 temp dir, HOME, auth file, registries.conf (the registry under test marked
 insecure) and storage.conf, so tests never touch /var/lib/containers or each
 other. Every subprocess runs with a timeout.
+
+The registry requires authentication, so the clients authenticate as its owner the
+way people do: `--creds`/`--src-creds`/`--dest-creds` on the command line, or
+`<tool> login` into the per-test auth file (REGISTRY_AUTH_FILE). Either way the
+client runs the Docker token flow (401 challenge, token from the realm, retry).
+Reads straight over HTTP use the server's `auth` (support.RegistryBearerAuth).
 """
 
 from __future__ import annotations
@@ -30,6 +36,13 @@ class Server(Protocol):
     host: str
     url: str
     log_path: Path
+    username: str
+
+    @property
+    def password(self) -> str: ...
+
+    @property
+    def auth(self) -> httpx.Auth: ...
 
 
 def unique_repo(prefix: str) -> str:
@@ -111,43 +124,67 @@ class Clients:
 
     # -- running --------------------------------------------------------------------------------
 
+    @property
+    def creds(self) -> str:
+        """USERNAME:PASSWORD of the registry's owner, for skopeo's and buildah's --creds flags."""
+        return f"{self.server.username}:{self.server.password}"
+
+    def login(self, tool: str, *extra: str, password: str | None = None,
+              check: bool = True) -> subprocess.CompletedProcess[str]:
+        """`<tool> login --tls-verify=false -u owner --password-stdin HOST` into this folder's auth file."""
+        argv = ["login", "--tls-verify=false", "--authfile", str(self.auth_file), "--username",
+                self.server.username, "--password-stdin", *extra, self.host]
+        secret = self.server.password if password is None else password
+        runner = {"skopeo": self.skopeo, "podman": self.podman, "buildah": self.buildah}[tool]
+        return runner(*argv, input=secret + "\n", check=check)
+
     def run(self, argv: list[str], *, timeout: float = 120, check: bool = True,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+            cwd: Path | None = None, input: str | None = None) -> subprocess.CompletedProcess[str]:
         try:
-            proc = subprocess.run(argv, env=self.env, cwd=cwd, capture_output=True, text=True,
-                                  timeout=timeout, stdin=subprocess.DEVNULL)
+            if input is None:
+                proc = subprocess.run(argv, env=self.env, cwd=cwd, capture_output=True, text=True,
+                                      timeout=timeout, stdin=subprocess.DEVNULL)
+            else:
+                proc = subprocess.run(argv, env=self.env, cwd=cwd, capture_output=True, text=True,
+                                      timeout=timeout, input=input)
         except subprocess.TimeoutExpired as exc:
             raise ClientError(
-                f"timed out after {timeout}s: {' '.join(argv)}\n"
+                f"timed out after {timeout}s: {self._shown(argv)}\n"
                 f"stdout: {_tail(exc.stdout)}\nstderr: {_tail(exc.stderr)}\n"
                 f"--- registry log ({self.server.log_path}) ---\n{log_tail(self.server)}"
             ) from None
         if check and proc.returncode != 0:
             raise ClientError(
-                f"exit {proc.returncode}: {' '.join(argv)}\n"
+                f"exit {proc.returncode}: {self._shown(argv)}\n"
                 f"stdout: {_tail(proc.stdout)}\nstderr: {_tail(proc.stderr)}\n"
                 f"--- registry log ({self.server.log_path}) ---\n{log_tail(self.server)}"
             )
         return proc
 
-    def skopeo(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _shown(self, argv: list[str]) -> str:
+        """The command line for a failure message, the password masked."""
+        return " ".join(argv).replace(self.server.password, "***")
+
+    def skopeo(self, *args: str, timeout: float = 120, check: bool = True,
+               input: str | None = None) -> subprocess.CompletedProcess[str]:
         exe = require_tool("skopeo")
         return self.run([exe, "--policy", str(self.policy), "--registries.d", str(self.root / "registries.d"),
-                         "--tmpdir", str(self.tmp), *args], timeout=timeout, check=check)
+                         "--tmpdir", str(self.tmp), *args], timeout=timeout, check=check, input=input)
 
     def _storage_flags(self) -> list[str]:
         return ["--root", str(self.storage), "--runroot", str(self.runroot), "--storage-driver", "vfs"]
 
-    def podman(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def podman(self, *args: str, timeout: float = 120, check: bool = True,
+               input: str | None = None) -> subprocess.CompletedProcess[str]:
         exe = require_tool("podman")
         return self.run([exe, *self._storage_flags(), "--events-backend", "file", "--cgroup-manager", "cgroupfs",
-                         "--tmpdir", str(self.libpod_tmp), *args], timeout=timeout, check=check)
+                         "--tmpdir", str(self.libpod_tmp), *args], timeout=timeout, check=check, input=input)
 
     def buildah(self, *args: str, timeout: float = 180, check: bool = True,
-                cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+                cwd: Path | None = None, input: str | None = None) -> subprocess.CompletedProcess[str]:
         exe = require_tool("buildah")
         return self.run([exe, *self._storage_flags(), "--registries-conf", str(self.registries_conf), *args],
-                        timeout=timeout, check=check, cwd=cwd)
+                        timeout=timeout, check=check, cwd=cwd, input=input)
 
     def umoci(self, *args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess[str]:
         exe = require_tool("umoci")
@@ -161,27 +198,29 @@ class Clients:
         return base + (f"@{digest}" if digest else f":{tag or 'latest'}")
 
     def push_layout(self, layout: Path, ref: str, repo: str, tag: str, *extra: str) -> str:
-        """skopeo copy oci:LAYOUT:REF -> registry; returns the digest skopeo reports."""
+        """skopeo copy --dest-creds oci:LAYOUT:REF -> registry; returns the digest skopeo reports."""
         digestfile = self.tmp / f"digest-{uuid.uuid4().hex[:8]}"
-        self.skopeo("copy", "--dest-tls-verify=false", "--digestfile", str(digestfile), *extra,
-                    f"oci:{layout}:{ref}", self.ref(repo, tag))
+        self.skopeo("copy", "--dest-tls-verify=false", "--dest-creds", self.creds, "--digestfile", str(digestfile),
+                    *extra, f"oci:{layout}:{ref}", self.ref(repo, tag))
         return digestfile.read_text().strip()
 
     def pull_layout(self, repo: str, tag: str, layout: Path, ref: str, *extra: str) -> None:
-        """skopeo copy registry -> oci:LAYOUT:REF (the layout's parent must exist)."""
+        """skopeo copy --src-creds registry -> oci:LAYOUT:REF (the layout's parent must exist)."""
         layout.parent.mkdir(parents=True, exist_ok=True)
-        self.skopeo("copy", "--src-tls-verify=false", *extra, self.ref(repo, tag), f"oci:{layout}:{ref}")
+        self.skopeo("copy", "--src-tls-verify=false", "--src-creds", self.creds, *extra, self.ref(repo, tag),
+                    f"oci:{layout}:{ref}")
 
     def inspect_raw(self, ref: str) -> bytes:
-        """`skopeo inspect --raw` of a docker:// reference: the manifest bytes as served."""
+        """`skopeo inspect --raw --creds` of a docker:// reference: the manifest bytes as served."""
         exe = require_tool("skopeo")
-        argv = [exe, "--policy", str(self.policy), "inspect", "--raw", "--tls-verify=false", ref]
+        argv = [exe, "--policy", str(self.policy), "inspect", "--raw", "--tls-verify=false", "--creds", self.creds,
+                ref]
         try:
             proc = subprocess.run(argv, env=self.env, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
-            raise ClientError(f"timed out: {' '.join(argv)}") from None
+            raise ClientError(f"timed out: {self._shown(argv)}") from None
         if proc.returncode != 0:
-            raise ClientError(f"exit {proc.returncode}: {' '.join(argv)}\nstderr: {_tail(proc.stderr)}\n"
+            raise ClientError(f"exit {proc.returncode}: {self._shown(argv)}\nstderr: {_tail(proc.stderr)}\n"
                               f"--- registry log ---\n{log_tail(self.server)}")
         return proc.stdout
 
@@ -210,7 +249,7 @@ def fetch_image(server: Server, repo: str, reference: str) -> tuple[dict[str, An
     Every blob must match its digest, every layer must decompress to its config
     diff_id. Returns (manifest, config, files) where files merges all layers.
     """
-    with httpx.Client(base_url=server.url, timeout=60) as http:
+    with httpx.Client(base_url=server.url, timeout=60, auth=server.auth) as http:
         r = http.get(f"/v2/{repo}/manifests/{reference}", headers={"Accept": ACCEPT_MANIFESTS})
         assert r.status_code == 200, (r.status_code, r.text)
         manifest = r.json()

@@ -1,4 +1,8 @@
-"""buildah (from scratch, copy, commit, push; bud FROM the registry) and podman (pull, tag, push, pull)."""
+"""buildah (from scratch, copy, commit, push; bud FROM the registry) and podman (pull, tag, push, pull).
+
+Credentials: buildah push/bud with --creds, `buildah login` for the bud module, `podman login` for podman;
+each client then runs the registry's Docker token flow.
+"""
 
 from __future__ import annotations
 
@@ -56,7 +60,7 @@ def scratch_image(module_clients: Clients) -> Pushed:
     c.buildah("rm", ctr)
     repo = unique_repo("buildah-scratch")
     digest_file = _digest_file(c)
-    c.buildah("push", "--tls-verify=false", "--digestfile", str(digest_file),
+    c.buildah("push", "--tls-verify=false", "--creds", c.creds, "--digestfile", str(digest_file),
               "localhost/cargohold-scratch:latest", f"docker://{c.host}/{repo}:v1")
     return Pushed(repo=repo, tag="v1", digest=digest_file.read_text().strip(),
                   config_digest="sha256:" + image_id.stdout.strip().splitlines()[-1])
@@ -89,9 +93,9 @@ def _is_static_elf(path: Path) -> bool:
     return 3 not in types  # PT_INTERP
 
 
-def _bud(c: Clients, base: str, context: Path, extra_lines: list[str], tag: str) -> str:
+def _bud(c: Clients, base: str, context: Path, extra_lines: list[str], tag: str, *extra: str) -> str:
     (context / "Containerfile").write_text("\n".join([f"FROM {base}", *extra_lines]) + "\n")
-    image_id = c.buildah("bud", "--tls-verify=false", "--isolation", "chroot", "--layers=false",
+    image_id = c.buildah("bud", "--tls-verify=false", *extra, "--isolation", "chroot", "--layers=false",
                          "--format", "oci", "--quiet", "-f", str(context / "Containerfile"), "-t", tag,
                          str(context), timeout=300)
     return image_id.stdout.strip().splitlines()[-1]
@@ -100,6 +104,7 @@ def _bud(c: Clients, base: str, context: Path, extra_lines: list[str], tag: str)
 @pytest.fixture(scope="module")
 def bud_clients(registry: RegistryServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clients]:
     c = Clients(tmp_path_factory.mktemp("buildah-bud"), registry)
+    c.login("buildah")  # bud's pull of the base and the push below use the stored credentials
     try:
         yield c
     finally:
@@ -150,10 +155,10 @@ def test_buildah_bud_run_step_chroot(scratch_image: Pushed, clients: Clients, re
         "COPY ldconfig /sbin/ldconfig",
         "COPY ld.so.conf /etc/ld.so.conf",
         'RUN ["/sbin/ldconfig", "-C", "/etc/ld.so.cache", "-f", "/etc/ld.so.conf"]',
-    ], tag)
+    ], tag, "--creds", clients.creds)
     repo = unique_repo("buildah-run")
     digest_file = _digest_file(clients)
-    clients.buildah("push", "--tls-verify=false", "--digestfile", str(digest_file), tag,
+    clients.buildah("push", "--tls-verify=false", "--creds", clients.creds, "--digestfile", str(digest_file), tag,
                     f"docker://{clients.host}/{repo}:v1")
     manifest, _, files = fetch_image(registry, repo, "v1")
     assert len(manifest["layers"]) == 2  # base + one layer for the whole stage (--layers=false)
@@ -165,6 +170,11 @@ def test_buildah_bud_run_step_chroot(scratch_image: Pushed, clients: Clients, re
 def test_podman_pull_tag_push_pull(bud_image: Pushed, clients: Clients, registry: RegistryServer) -> None:
     """podman pulls the buildah image, tags it into another repository, pushes, and pulls it again."""
     src = f"{clients.host}/{bud_image.repo}:{bud_image.tag}"
+    anonymous = clients.podman("pull", "--tls-verify=false", "--quiet", src, check=False)
+    if not getattr(registry, "reference", False):
+        assert anonymous.returncode != 0, "the registry let podman pull without credentials"
+    assert "Login Succeeded" in clients.login("podman").stdout
+    assert clients.podman("login", "--get-login", clients.host).stdout.strip() == registry.username
     image_id = clients.podman("pull", "--tls-verify=false", "--quiet", src).stdout.strip().splitlines()[-1]
     assert "sha256:" + image_id == bud_image.config_digest
 

@@ -47,11 +47,11 @@ def test_eight_concurrent_pushes_sharing_layers(clients: Clients, registry: Regi
         digests = [f.result() for f in futures]
     assert digests == [img.digest for img in images]
 
-    r = httpx.get(f"{registry.url}/v2/{shared_repo}/tags/list", timeout=30)
+    r = httpx.get(f"{registry.url}/v2/{shared_repo}/tags/list", timeout=30, auth=registry.auth)
     assert r.status_code == 200, r.text
     assert sorted(r.json()["tags"]) == [f"t{i}" for i in range(PUSHERS // 2)]
     for repo, _ in targets:
-        r = httpx.head(f"{registry.url}/v2/{repo}/blobs/{base.digest}", timeout=30)
+        r = httpx.head(f"{registry.url}/v2/{repo}/blobs/{base.digest}", timeout=30, auth=registry.auth)
         assert r.status_code == 200, (repo, r.status_code)
         assert int(r.headers["Content-Length"]) == len(base.blob)
 
@@ -77,7 +77,7 @@ def test_eight_concurrent_pushes_of_one_image(clients: Clients, registry: Regist
     with ThreadPoolExecutor(PUSHERS) as pool:
         futures = [pool.submit(clients.push_layout, layout.path, "same", repo, f"c{i}") for i in range(PUSHERS)]
         assert {f.result() for f in futures} == {img.digest}
-    r = httpx.get(f"{registry.url}/v2/{repo}/tags/list", timeout=30)
+    r = httpx.get(f"{registry.url}/v2/{repo}/tags/list", timeout=30, auth=registry.auth)
     assert sorted(r.json()["tags"]) == sorted(f"c{i}" for i in range(PUSHERS))
     for i in range(PUSHERS):
         _, _, files = fetch_image(registry, repo, f"c{i}")

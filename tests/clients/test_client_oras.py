@@ -27,7 +27,13 @@ EMPTY_CONFIG = f"empty-config.json:{MT_EMPTY}"  # a path that does not exist -> 
 
 
 class ArtifactClient(oras.client.OrasClient):  # type: ignore[misc]
-    """oras-py 0.2 cannot set a manifest's `artifactType`; add it just before the manifest PUT."""
+    """oras-py 0.2 cannot set a manifest's `artifactType`; add it just before the manifest PUT.
+
+    And its token backend keeps a single bearer token: after a 401 with `error="insufficient_scope"` it
+    sends the same token again (oras-project/oras-py#187: a push starts with a HEAD, which earns a pull-only
+    token, and the upload POST is then refused for good). Like Docker clients, ask the realm for a token
+    for the challenged scope instead.
+    """
 
     artifact_type: str | None = None
 
@@ -36,6 +42,14 @@ class ArtifactClient(oras.client.OrasClient):  # type: ignore[misc]
         # oras-py passes no timeout to requests: give every request one
         request = self.session.request
         self.session.request = lambda *a, **kw: request(*a, **{"timeout": 60, **kw})  # type: ignore[method-assign]
+        authenticate = self.auth.authenticate_request
+
+        def authenticate_request(original: Any, headers: dict[str, str], refresh: bool = False) -> Any:
+            challenge = original.headers.get("Www-Authenticate", "")
+            stale = 'error="insufficient_scope"' in challenge or 'error="invalid_token"' in challenge
+            return authenticate(original, headers, refresh or stale)
+
+        self.auth.authenticate_request = authenticate_request
 
     def upload_manifest(self, manifest: dict[str, Any], container: Any) -> Any:
         if self.artifact_type:
@@ -49,14 +63,19 @@ def _fast_oras_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(oras.decorator, "time", types.SimpleNamespace(sleep=lambda s: time.sleep(min(s, 0.2))))
 
 
-def oras_client(server: RegistryServer, artifact_type: str | None = None) -> ArtifactClient:
+def oras_client(server: RegistryServer, config_dir: Path, artifact_type: str | None = None) -> ArtifactClient:
+    """An oras-py client over plain HTTP, logged in as the registry's owner (the docker config it writes
+    stays in `config_dir`)."""
     client = ArtifactClient(hostname=server.host, insecure=True)
     client.artifact_type = artifact_type
+    config_dir.mkdir(parents=True, exist_ok=True)
+    client.login(server.username, server.password, hostname=server.host,
+                 config_path=str(config_dir / "docker-config.json"))
     return client
 
 
 def get_manifest(server: RegistryServer, repo: str, ref: str) -> httpx.Response:
-    r = httpx.get(f"{server.url}/v2/{repo}/manifests/{ref}", timeout=30,
+    r = httpx.get(f"{server.url}/v2/{repo}/manifests/{ref}", timeout=30, auth=server.auth,
                   headers={"Accept": f"{MT_MANIFEST}, {MT_INDEX}"})
     assert r.status_code == 200, (r.status_code, r.text)
     return r
@@ -80,7 +99,7 @@ def test_oras_push_pull_artifact(registry: RegistryServer, tmp_path: Path, chunk
     files = write_files(src)
     repo = unique_repo("oras-artifact")
     target = f"{registry.host}/{repo}:v1"
-    client = oras_client(registry, ARTIFACT_TYPE)
+    client = oras_client(registry, tmp_path / "oras", ARTIFACT_TYPE)
     resp = client.push(
         target=target,
         files=[f"{src / 'notes.txt'}:text/plain", f"{src / 'model.bin'}:application/vnd.cargohold.test.model"],
@@ -126,7 +145,7 @@ def subject_image(clients: Clients, tmp_path: Path) -> tuple[str, bytes]:
 
 def push_handmade_referrer(server: RegistryServer, repo: str, subject: bytes, payload: bytes) -> httpx.Response:
     """A signature-like manifest by digest: no artifactType, so its config mediaType is its type."""
-    with httpx.Client(base_url=server.url, timeout=30) as http:
+    with httpx.Client(base_url=server.url, timeout=30, auth=server.auth) as http:
         for blob in (b"{}", payload):
             r = http.post(f"/v2/{repo}/blobs/uploads/", params={"digest": sha256(blob)}, content=blob,
                           headers={"Content-Type": "application/octet-stream"})
@@ -150,7 +169,7 @@ def push_handmade_referrer(server: RegistryServer, repo: str, subject: bytes, pa
 
 def referrers(server: RegistryServer, repo: str, digest: str, artifact_type: str | None = None) -> httpx.Response:
     params = {"artifactType": artifact_type} if artifact_type else None
-    r = httpx.get(f"{server.url}/v2/{repo}/referrers/{digest}", params=params, timeout=30)
+    r = httpx.get(f"{server.url}/v2/{repo}/referrers/{digest}", params=params, timeout=30, auth=server.auth)
     assert r.status_code == 200, (r.status_code, r.text)
     assert r.headers["Content-Type"].split(";")[0] == MT_INDEX
     body = r.json()
@@ -176,7 +195,7 @@ def test_referrers_lists_oras_and_handmade_artifacts(registry: RegistryServer, s
 
     sbom = tmp_path / "sbom.json"
     sbom.write_bytes(json.dumps({"packages": ["cargohold-test"]}).encode())
-    resp = oras_client(registry, SBOM_TYPE).push(
+    resp = oras_client(registry, tmp_path / "oras", SBOM_TYPE).push(
         target=f"{registry.host}/{repo}:sbom",
         files=[f"{sbom}:application/spdx+json"],
         manifest_config=EMPTY_CONFIG,
@@ -206,11 +225,11 @@ def test_referrers_lists_oras_and_handmade_artifacts(registry: RegistryServer, s
 
     # the referrer found this way is an ordinary artifact oras-py can pull
     out = tmp_path / "pulled"
-    oras_client(registry).pull(target=f"{registry.host}/{repo}@{sbom_digest}", outdir=str(out))
+    oras_client(registry, tmp_path / "oras").pull(target=f"{registry.host}/{repo}@{sbom_digest}", outdir=str(out))
     assert (out / "sbom.json").read_bytes() == sbom.read_bytes()
 
     # deleting a referrer takes it off the list
-    r = httpx.delete(f"{registry.url}/v2/{repo}/manifests/{sig_digest}", timeout=30)
+    r = httpx.delete(f"{registry.url}/v2/{repo}/manifests/{sig_digest}", timeout=30, auth=registry.auth)
     assert r.status_code == 202, (r.status_code, r.text)
     assert [d["digest"] for d in referrers(registry, repo, subject_digest).json()["manifests"]] == [sbom_digest]
 
@@ -226,7 +245,7 @@ def test_referrers_artifact_type_filter(registry: RegistryServer, subject_image:
     # a second artifact type, pushed with oras-py's artifactType
     sbom = tmp_path / "sbom.json"
     sbom.write_bytes(b'{"packages": []}')
-    resp = oras_client(registry, SBOM_TYPE).push(
+    resp = oras_client(registry, tmp_path / "oras", SBOM_TYPE).push(
         target=f"{registry.host}/{repo}:sbom", files=[f"{sbom}:application/spdx+json"],
         manifest_config=EMPTY_CONFIG, disable_path_validation=True, quiet=True,
         subject=oras.oci.Subject(mediaType=MT_MANIFEST, digest=subject_digest, size=len(subject)))

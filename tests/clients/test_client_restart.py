@@ -50,14 +50,14 @@ def test_chunked_upload_survives_restarts(fresh_registry: RegistryServer) -> Non
     repo = "clients/restart-upload"
     first, second, last = data[:MiB], data[MiB:2 * MiB], data[2 * MiB:]
 
-    with httpx.Client(timeout=60) as http:
+    with httpx.Client(timeout=60, auth=server.auth) as http:
         r = http.post(f"{server.url}/v2/{repo}/blobs/uploads/")
         assert r.status_code == 202, (r.status_code, r.text)
         loc = _patch(http, server, _location(server, r), first, 0)
 
     server.restart()
 
-    with httpx.Client(timeout=60) as http:
+    with httpx.Client(timeout=60, auth=server.auth) as http:
         r = _status(http, server, loc)
         assert r.headers.get("Range") == f"0-{len(first) - 1}", dict(r.headers)
         loc = _location(server, r)
@@ -72,7 +72,7 @@ def test_chunked_upload_survives_restarts(fresh_registry: RegistryServer) -> Non
 
     server.restart()
 
-    with httpx.Client(timeout=60) as http:
+    with httpx.Client(timeout=60, auth=server.auth) as http:
         r = _status(http, server, loc)
         assert r.headers.get("Range") == f"0-{len(first) + len(second) - 1}", dict(r.headers)
         r = http.put(with_query(_location(server, r), digest=digest), content=last,
@@ -84,7 +84,7 @@ def test_chunked_upload_survives_restarts(fresh_registry: RegistryServer) -> Non
 
     server.restart()
 
-    with httpx.Client(timeout=60) as http:
+    with httpx.Client(timeout=60, auth=server.auth) as http:
         r = http.head(f"{server.url}/v2/{repo}/blobs/{digest}")
         assert r.status_code == 200
         assert int(r.headers["Content-Length"]) == len(data)
@@ -113,7 +113,7 @@ def _kill9_scenario(server: RegistryServer, clients: Clients, tmp_path: Path) ->
     repo = "clients/kill9"
     assert clients.push_layout(layout.path, "v1", repo, "v1") == img.digest
     lone = random_bytes("kill9-lone", 700 * 1024)
-    with httpx.Client(timeout=60) as http:
+    with httpx.Client(timeout=60, auth=server.auth) as http:
         r = http.post(f"{server.url}/v2/{repo}/blobs/uploads/")
         assert r.status_code == 202, r.text
         r = http.put(with_query(_location(server, r), digest=sha256(lone)), content=lone,
@@ -122,7 +122,7 @@ def _kill9_scenario(server: RegistryServer, clients: Clients, tmp_path: Path) ->
 
     # an upload in flight: 1 MiB chunk committed, then a 4 MiB PATCH that stalls half way
     torn = random_bytes("kill9-torn", 5 * MiB)
-    with httpx.Client(timeout=60) as http:
+    with httpx.Client(timeout=60, auth=server.auth) as http:
         r = http.post(f"{server.url}/v2/{repo}/blobs/uploads/")
         assert r.status_code == 202, r.text
         loc = _patch(http, server, _location(server, r), torn[:MiB], 0)
@@ -142,7 +142,7 @@ def _kill9_scenario(server: RegistryServer, clients: Clients, tmp_path: Path) ->
 
     def stalled_patch() -> None:
         try:
-            with httpx.Client(timeout=30) as http:
+            with httpx.Client(timeout=30, auth=server.auth) as http:
                 outcome.append(http.patch(loc, content=body(), headers={
                     "Content-Type": OCTET, "Content-Range": f"{MiB}-{len(torn) - 1}",
                     "Content-Length": str(len(torn) - MiB)}))
@@ -164,7 +164,7 @@ def _kill9_scenario(server: RegistryServer, clients: Clients, tmp_path: Path) ->
     # committed content is intact
     _, _, files = fetch_image(server, repo, "v1")
     assert files == img.files
-    with httpx.Client(timeout=60) as http:
+    with httpx.Client(timeout=60, auth=server.auth) as http:
         r = http.get(f"{server.url}/v2/{repo}/blobs/{sha256(lone)}")
         assert r.status_code == 200 and r.content == lone
         r = http.get(f"{server.url}/v2/{repo}/tags/list")

@@ -1,4 +1,8 @@
-"""skopeo against the registry: single- and multi-platform copies, inspect, list-tags, delete."""
+"""skopeo against the registry: single- and multi-platform copies, inspect, list-tags, delete.
+
+Credentials reach skopeo both ways people pass them: `skopeo login` into the auth file (the round
+trip below), and --src-creds/--dest-creds/--creds (Clients.push_layout, pull_layout, inspect_raw).
+"""
 
 from __future__ import annotations
 
@@ -43,6 +47,8 @@ def test_skopeo_single_platform_round_trip(clients: Clients, registry: RegistryS
     app = make_layer({"app/data.bin": random_bytes("single", 300 * 1024), "app/README": b"readme\n"})
     img = layout.image([base, app], label="single", ref="v1")
     repo = unique_repo("skopeo-single")
+    # from here on, skopeo commands without --creds use what login stored in the auth file
+    assert "Login Succeeded" in clients.login("skopeo").stdout
 
     pushed = clients.push_layout(layout.path, "v1", repo, "v1")
     assert pushed == img.digest
@@ -88,11 +94,11 @@ def test_skopeo_single_platform_round_trip(clients: Clients, registry: RegistryS
     assert gone.returncode != 0
     assert "manifest unknown" in gone.stderr.lower() or "not found" in gone.stderr.lower(), gone.stderr
     r = httpx.get(f"{registry.url}/v2/{repo}/manifests/{img.digest}",
-                  headers={"Accept": MT_MANIFEST}, timeout=30)
+                  headers={"Accept": MT_MANIFEST}, timeout=30, auth=registry.auth)
     assert r.status_code == 404
     assert r.json()["errors"][0]["code"] == "MANIFEST_UNKNOWN"
     # the tags that pointed at it are gone too
-    r = httpx.get(f"{registry.url}/v2/{repo}/tags/list", timeout=30)
+    r = httpx.get(f"{registry.url}/v2/{repo}/tags/list", timeout=30, auth=registry.auth)
     if r.status_code == 200:
         assert not set(r.json().get("tags") or []) & {"v1", "v2"}, r.text
     else:
@@ -131,7 +137,7 @@ def test_skopeo_multi_platform_all_preserves_index(clients: Clients, tmp_path: P
     # without --all, a platform is selected from the index served by the registry
     arm_out = tmp_path / "out" / "arm"
     clients.skopeo("--override-arch", "arm64", "--override-os", "linux", "copy", "--src-tls-verify=false",
-                   clients.ref(repo, "multi"), f"oci:{arm_out}:arm")
+                   "--src-creds", clients.creds, clients.ref(repo, "multi"), f"oci:{arm_out}:arm")
     assert_layout_holds(arm_out, "arm", img_arm.manifest, {arm.digest: arm.blob, shared.digest: shared.blob})
 
 
@@ -156,3 +162,40 @@ def test_skopeo_docker_schema2_conversion(clients: Clients, tmp_path: Path) -> N
     pulled = json.loads(read_layout_blob(out, str(desc["digest"])))
     assert [d["digest"] for d in pulled["layers"]] == [layer.digest]
     assert read_layout_blob(out, layer.digest) == layer.blob
+
+
+def test_skopeo_needs_credentials(clients: Clients, registry: RegistryServer, tmp_path: Path) -> None:
+    """Without credentials, or with a wrong password, skopeo is refused; logging out takes the stored ones away."""
+    if getattr(registry, "reference", False):
+        pytest.skip("the reference registry runs without authentication")
+    layout = Layout(tmp_path / "src")
+    img = layout.image([make_layer({"secret.txt": b"for the owner only\n"})], label="creds", ref="v1")
+    repo = unique_repo("skopeo-creds")
+    src = f"oci:{layout.path}:v1"
+
+    anonymous = clients.skopeo("copy", "--dest-tls-verify=false", src, clients.ref(repo, "v1"), check=False)
+    assert anonymous.returncode != 0
+    assert "unauthorized" in anonymous.stderr.lower() or "authentication required" in anonymous.stderr.lower(), (
+        anonymous.stderr)
+    wrong = f"{registry.username}:not-{registry.password}"
+    refused = clients.skopeo("copy", "--dest-tls-verify=false", "--dest-creds", wrong, src, clients.ref(repo, "v1"),
+                             check=False)
+    assert refused.returncode != 0
+    assert "unauthorized" in refused.stderr.lower() or "invalid username or password" in refused.stderr.lower(), (
+        refused.stderr)
+    bad_login = clients.login("skopeo", password="not-" + registry.password, check=False)
+    assert bad_login.returncode != 0, bad_login.stdout
+    assert json.loads(clients.auth_file.read_text())["auths"] == {}  # nothing stored for a failed login
+
+    assert clients.push_layout(layout.path, "v1", repo, "v1") == img.digest  # --dest-creds
+    assert clients.inspect_raw(clients.ref(repo, "v1")) == img.manifest  # --creds
+    denied = clients.skopeo("inspect", "--raw", "--tls-verify=false", clients.ref(repo, "v1"), check=False)
+    assert denied.returncode != 0, denied.stdout
+
+    clients.login("skopeo")
+    assert clients.host in json.loads(clients.auth_file.read_text())["auths"]
+    assert clients.skopeo("inspect", "--raw", "--tls-verify=false", clients.ref(repo, "v1")).stdout.encode() == (
+        img.manifest)
+    clients.skopeo("logout", "--authfile", str(clients.auth_file), clients.host)
+    again = clients.skopeo("inspect", "--raw", "--tls-verify=false", clients.ref(repo, "v1"), check=False)
+    assert again.returncode != 0, again.stdout

@@ -422,9 +422,14 @@ def check_response(resp: httpx.Response) -> None:
         assert problem is None, f"4xx without OCI error JSON ({problem}): {describe(resp)}"
 
 
-def make_client(base_url: str) -> httpx.Client:
+def make_client(base_url: str, auth: httpx.Auth | None = None) -> httpx.Client:
+    """The suite's client; `auth` as the official suite's OCI_USERNAME/OCI_PASSWORD (the Docker token flow).
+
+    The response hook sees every response, including the 401 challenges and token answers of the
+    auth flow, so those follow the same two rules."""
     return httpx.Client(
         base_url=base_url,
+        auth=auth,
         timeout=120.0,
         follow_redirects=True,  # the Go suite's client (resty) follows redirects too
         headers={"User-Agent": "cargohold-oci-conformance"},

@@ -59,7 +59,7 @@ def content(client: httpx.Client) -> PullContent:
 
 
 def test_api_version_check(client: httpx.Client) -> None:
-    """end-1: `GET /v2/` answers 200 when the registry implements the spec (no auth in these tests)."""
+    """end-1: `GET /v2/` answers 200 when the registry implements the spec (to an authenticated client)."""
     resp = client.get("/v2/")
     check_status(resp, 200)
 

@@ -280,14 +280,14 @@ def test_chunked_upload_of_large_blob_over_fresh_connections(client: httpx.Clien
     offset = 0
     while offset < blob.size:
         chunk = blob.content[offset:offset + mib]
-        with make_client(registry.url) as fresh:
+        with make_client(registry.url, registry.auth) as fresh:
             resp = fresh.patch(upload, content=chunk, headers={
                 "Content-Type": OCTET, "Content-Range": f"{offset}-{offset + len(chunk) - 1}"})
         check_status(resp, 202)
         assert resp.headers.get("Range") == f"0-{offset + len(chunk) - 1}", describe(resp)
         upload = location(resp)
         offset += len(chunk)
-    with make_client(registry.url) as fresh:
+    with make_client(registry.url, registry.auth) as fresh:
         resp = fresh.put(upload, params={"digest": blob.digest}, content=b"")
     check_status(resp, 201)
     got = client.get(f"/v2/{repo}/blobs/{blob.digest}")
@@ -486,7 +486,7 @@ def test_concurrent_uploads_of_the_same_blob(client: httpx.Client, registry: Reg
     blob = random_blob(256 * 1024)
 
     def upload(_: int) -> int:
-        with make_client(registry.url) as c:
+        with make_client(registry.url, registry.auth) as c:
             resp = start_upload(c, repo)
             half = blob.size // 2
             resp = c.patch(location(resp), content=blob.content[:half],

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from support import RegistryServer, free_port, running_registry
+from support import OWNER_PASSWORD_ENV, RegistryServer, free_port, running_registry
 
 
 def serve(*args: str, env: dict[str, str] | None = None, timeout: float = 20) -> subprocess.CompletedProcess[str]:
@@ -28,11 +28,6 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ")
     return lines[0]
-
-
-def test_refuses_non_loopback_without_authentication(tmp_path: Path) -> None:
-    line = one_error_line(serve("--listen", "0.0.0.0:5000", "--data-dir", str(tmp_path)))
-    assert "loopback" in line
 
 
 def test_bad_setting_is_one_line(tmp_path: Path) -> None:
@@ -84,10 +79,12 @@ def test_toml_file_is_read_and_flags_win(tmp_path: Path) -> None:
 
 
 def wait_ready(url: str, timeout: float = 20) -> None:
+    """Until GET /v2/ answers: with 401 and a Bearer challenge, as authentication is on."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(url + "/v2/", timeout=1).status_code == 200:
+            r = httpx.get(url + "/v2/", timeout=1)
+            if r.status_code == 401 and r.headers.get("WWW-Authenticate", "").startswith("Bearer "):
                 return
         except httpx.HTTPError:
             time.sleep(0.05)
@@ -117,14 +114,14 @@ def test_a_dead_worker_is_replaced(tmp_path: Path) -> None:
             time.sleep(0.1)
         else:
             raise AssertionError("the killed worker was not replaced")
-        for _ in range(20):  # whichever worker answers, it works
-            assert httpx.get(server.url + "/v2/").status_code == 200
+        for _ in range(20):  # whichever worker answers, it works (a new connection each time)
+            assert httpx.get(server.url + "/v2/", auth=server.auth).status_code == 200
 
 
 def test_abandoned_uploads_expire_and_their_bytes_go(tmp_path: Path) -> None:
     env = {"CARGOHOLD_UPLOAD_EXPIRY_SECONDS": "1", "CARGOHOLD_JOB_INTERVAL_SECONDS": "0.5"}
     with running_registry(tmp_path / "data", extra_env=env) as server:
-        c = httpx.Client(base_url=server.url)
+        c = server.client()
         loc = c.post("/v2/exp/repo/blobs/uploads/").headers["location"]
         assert c.patch(loc, content=b"x" * 1000).status_code == 202
         uploads = tmp_path / "data" / "storage" / "uploads"
@@ -146,17 +143,77 @@ def test_open_upload_survives_restart_and_finishes_on_any_worker(tmp_path: Path)
     server = RegistryServer(tmp_path / "data", workers=2)
     server.start()
     try:
-        loc = httpx.post(server.url + "/v2/r/s/blobs/uploads/").headers["location"]
-        r = httpx.patch(server.url + loc, content=data[:1 << 20], headers={"Content-Range": f"0-{(1 << 20) - 1}"})
+        auth = server.auth  # the token fetched before the restart stays valid after it
+        loc = httpx.post(server.url + "/v2/r/s/blobs/uploads/", auth=auth).headers["location"]
+        r = httpx.patch(server.url + loc, content=data[:1 << 20], headers={"Content-Range": f"0-{(1 << 20) - 1}"},
+                        auth=auth)
         assert r.status_code == 202
         server.restart()
         for part in range(1, 3):  # each chunk on a new connection, so both workers take part
             start = part << 20
             r = httpx.patch(server.url + loc, content=data[start:start + (1 << 20)],
-                            headers={"Content-Range": f"{start}-{start + (1 << 20) - 1}"})
+                            headers={"Content-Range": f"{start}-{start + (1 << 20) - 1}"}, auth=auth)
             assert r.status_code == 202, r.text
-        r = httpx.put(server.url + loc, params={"digest": digest})
+        r = httpx.put(server.url + loc, params={"digest": digest}, auth=auth)
         assert r.status_code == 201, r.text
-        assert httpx.get(server.url + f"/v2/r/s/blobs/{digest}").content == data
+        assert httpx.get(server.url + f"/v2/r/s/blobs/{digest}", auth=auth).content == data
     finally:
         server.stop()
+
+
+def test_non_loopback_listen_is_allowed_and_protected(tmp_path: Path) -> None:
+    """With authentication on, listening on every interface is allowed; the registry still challenges."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "cargohold", "serve", "--listen", f"0.0.0.0:{port}",
+                             "--data-dir", str(tmp_path / "data")], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, OWNER_PASSWORD_ENV: "not-used-here"})
+    try:
+        wait_ready(f"http://127.0.0.1:{port}")
+        r = httpx.get(f"http://127.0.0.1:{port}/v2/_catalog")
+        assert r.status_code == 401 and r.json()["errors"][0]["code"] == "UNAUTHORIZED"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+
+
+def test_first_start_generates_the_owner_password_once(tmp_path: Path) -> None:
+    """Without CARGOHOLD_OWNER_PASSWORD the first start generates the owner's password, writes it to
+    <data-dir>/owner-password (mode 0600) and prints it exactly once; a restart keeps it and prints nothing;
+    the owner logs in with it (token endpoint and Basic on /v2/), a wrong password does not."""
+    server = RegistryServer(tmp_path / "data", generated_password=True)
+    assert OWNER_PASSWORD_ENV not in server.env
+    server.start()
+    try:
+        path = tmp_path / "data" / "owner-password"
+        assert path.stat().st_mode & 0o777 == 0o600
+        password = path.read_text().strip()
+        assert len(password) >= 16
+        assert server.password == password
+        assert server.log_path.read_text().count(password) == 1
+        assert "owner" in next(line for line in server.log_path.read_text().splitlines() if password in line)
+
+        server.restart()
+        assert path.read_text().strip() == password
+        assert server.log_path.read_text().count(password) == 1  # not printed again
+
+        r = httpx.get(server.url + "/oauth2/token", params={"service": server.host, "scope": "registry:catalog:*"},
+                      auth=("owner", password))
+        assert r.status_code == 200, r.text
+        r = httpx.get(server.url + "/v2/_catalog", headers={"Authorization": f"Bearer {r.json()['token']}"})
+        assert r.status_code == 200, r.text
+        assert httpx.get(server.url + "/v2/", auth=("owner", password)).status_code == 200
+        with server.client() as c:
+            assert c.get("/v2/_catalog").status_code == 200
+        r = httpx.get(server.url + "/oauth2/token", params={"service": server.host}, auth=("owner", password + "x"))
+        assert r.status_code == 401
+        assert httpx.get(server.url + "/v2/", auth=("owner", password + "x")).status_code == 401
+        assert server.log_path.read_text().count(password) == 1  # logging in does not log the secret
+    finally:
+        server.stop()
+
+
+def test_given_owner_password_is_neither_written_nor_printed(tmp_path: Path) -> None:
+    with running_registry(tmp_path / "data") as server:
+        assert httpx.get(server.url + "/v2/", auth=server.basic_auth).status_code == 200
+        assert not (tmp_path / "data" / "owner-password").exists()
+        assert server.password not in server.log_path.read_text()
