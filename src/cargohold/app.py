@@ -29,6 +29,7 @@ from cargohold.jobs.upload_expiry import upload_expiry_job
 from cargohold.metadata.access_sql import SqlAccessStore
 from cargohold.metadata.generations import SharedGenerations
 from cargohold.metadata.sql import SqlMetadataStore, create_engine
+from cargohold.runtime.shared_buckets import shared_throttle
 from cargohold.storage.filesystem import FilesystemBlobStore
 
 log = logging.getLogger("cargohold")
@@ -91,4 +92,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.services = services
     app.state.settings = settings
+    access_store = services.access.store
+    app.state.throttle = shared_throttle(settings, lambda rid: access_store.get_settings(rid).sku)
     return app

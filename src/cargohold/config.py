@@ -33,6 +33,16 @@ class Settings(BaseSettings):
     job_interval_seconds: float = Field(600, gt=0, description="how often background jobs run")
     log_level: str = Field("info", pattern=r"^(critical|error|warning|info|debug)$")
     access_log: bool = False
+    # Throttling (core/throttling.py): registry-wide per-minute limits; unset = the registry SKU's
+    # (ACR's published ReadOps/WriteOps per minute; deletes, referrer listings and logins: ours).
+    throttling_enabled: bool = Field(True, description="token buckets per registry and identity; 429 over the limit")
+    throttle_reads_per_minute: int | None = Field(None, ge=1, description="pulls, HEADs, tag lists, catalog")
+    throttle_writes_per_minute: int | None = Field(None, ge=1, description="uploads and manifest pushes")
+    throttle_deletes_per_minute: int | None = Field(None, ge=1, description="manifest, tag and blob deletes")
+    throttle_referrers_per_minute: int | None = Field(None, ge=1, description="referrer listings")
+    throttle_logins_per_minute: int | None = Field(None, ge=1, description="/oauth2/token and /oauth2/exchange")
+    throttle_identity_share: float = Field(0.5, gt=0, le=1,
+                                           description="the part of each registry limit one identity may use")
     allow_insecure_issuers: bool = Field(
         False, description="workload identity federation: also trust OIDC issuers at http://127.0.0.1 or "
         "http://localhost (tests and local development only; otherwise issuers must be https URLs)")

@@ -8,6 +8,7 @@ from starlette.routing import BaseRoute, Route
 
 from cargohold.api.distribution.context import services
 from cargohold.api.distribution.errors import error_response
+from cargohold.api.throttling import throttle_login, throttle_login_attempt
 from cargohold.core.access import REFRESH_TOKEN_SECONDS, Principal, source_label
 from cargohold.core.blocking import blocking
 from cargohold.core.errors import Unauthorized
@@ -26,6 +27,7 @@ def _unauthorized(message: str) -> Response:
 
 
 async def _token_response(request: Request, principal: Principal, scopes: list[str], offline: bool) -> Response:
+    await throttle_login(request, principal)
     svc = services(request)
     body = await blocking(svc.access.issue_access_token, svc.registry, principal, scopes)
     if offline and principal.identity_id is not None:
@@ -35,6 +37,7 @@ async def _token_response(request: Request, principal: Principal, scopes: list[s
 
 async def token_get(request: Request) -> Response:
     """Docker's token endpoint: Basic credentials (or none, for anonymous pull) → access token."""
+    await throttle_login_attempt(request)
     svc = services(request)
     params = request.query_params
     try:
@@ -51,6 +54,7 @@ async def token_get(request: Request) -> Response:
 
 async def token_post(request: Request) -> Response:
     """OAuth2 form: grant_type=password (username, password) or refresh_token (refresh_token)."""
+    await throttle_login_attempt(request)
     svc = services(request)
     form = await request.form()
     grant = str(form.get("grant_type", ""))
@@ -96,6 +100,7 @@ async def exchange(request: Request) -> Response:
       a federated workload token (core/federation.py); optional `client_id` names the workload identity
       when several trust the same issuer and subject.
     """
+    await throttle_login_attempt(request)
     svc = services(request)
     form = await request.form()
     grant = str(form.get("grant_type", "password"))
@@ -134,6 +139,7 @@ async def exchange(request: Request) -> Response:
         if grant in ("access_token", TOKEN_EXCHANGE):
             return error_response(401, "UNAUTHORIZED", INVALID, headers=_NO_STORE)
         return _unauthorized(e.message)
+    await throttle_login(request, principal)
     refresh = await blocking(svc.access.issue_refresh_token, svc.registry, principal)
     body: dict[str, object] = {"refresh_token": refresh}
     if grant == TOKEN_EXCHANGE:  # RFC 8693's response fields, beside ACR's

@@ -9,7 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from cargohold.api.throttling import throttle_caller
 from cargohold.core.permissions import DELETE, METADATA_READ, PULL, PUSH, SIGN
+from cargohold.core.throttling import DELETES, READS, REFERRERS, WRITES
 
 from . import blobs, listings, manifests, uploads
 from .authz import authenticate_base, authorize_catalog, authorize_repository
@@ -23,19 +25,20 @@ WRITE = (PUSH, SIGN)  # SIGN alone may push only signature artifacts (the manife
 REMOVE = (DELETE,)
 
 _NAME = r"(?P<name>[^?#]+?)"
-# path pattern → method → (handler, actions any one of which lets the caller through)
-_TABLE: list[tuple[re.Pattern[str], dict[str, tuple[Handler, tuple[str, ...]]]]] = [
+# path pattern → method → (handler, actions any one of which lets the caller through, throttling bucket)
+_TABLE: list[tuple[re.Pattern[str], dict[str, tuple[Handler, tuple[str, ...], str]]]] = [
     (re.compile(rf"^{_NAME}/manifests/(?P<reference>[^/]+)$"), {
-        "GET": (manifests.get_manifest, READ), "HEAD": (manifests.get_manifest, READ),
-        "PUT": (manifests.put_manifest, WRITE), "DELETE": (manifests.delete_manifest, REMOVE)}),
-    (re.compile(rf"^{_NAME}/blobs/uploads/?$"), {"POST": (uploads.start_upload, WRITE)}),
+        "GET": (manifests.get_manifest, READ, READS), "HEAD": (manifests.get_manifest, READ, READS),
+        "PUT": (manifests.put_manifest, WRITE, WRITES), "DELETE": (manifests.delete_manifest, REMOVE, DELETES)}),
+    (re.compile(rf"^{_NAME}/blobs/uploads/?$"), {"POST": (uploads.start_upload, WRITE, WRITES)}),
     (re.compile(rf"^{_NAME}/blobs/uploads/(?P<upload_id>[^/]+)$"), {
-        "GET": (uploads.get_upload, WRITE), "PATCH": (uploads.patch_upload, WRITE),
-        "PUT": (uploads.put_upload, WRITE), "DELETE": (uploads.cancel_upload, WRITE)}),
+        "GET": (uploads.get_upload, WRITE, WRITES), "PATCH": (uploads.patch_upload, WRITE, WRITES),
+        "PUT": (uploads.put_upload, WRITE, WRITES), "DELETE": (uploads.cancel_upload, WRITE, WRITES)}),
     (re.compile(rf"^{_NAME}/blobs/(?P<digest>[^/]+)$"), {
-        "GET": (blobs.get_blob, READ), "HEAD": (blobs.head_blob, READ), "DELETE": (blobs.delete_blob, REMOVE)}),
-    (re.compile(rf"^{_NAME}/tags/list$"), {"GET": (listings.list_tags, LIST)}),
-    (re.compile(rf"^{_NAME}/referrers/(?P<digest>[^/]+)$"), {"GET": (listings.list_referrers, LIST)}),
+        "GET": (blobs.get_blob, READ, READS), "HEAD": (blobs.head_blob, READ, READS),
+        "DELETE": (blobs.delete_blob, REMOVE, DELETES)}),
+    (re.compile(rf"^{_NAME}/tags/list$"), {"GET": (listings.list_tags, LIST, READS)}),
+    (re.compile(rf"^{_NAME}/referrers/(?P<digest>[^/]+)$"), {"GET": (listings.list_referrers, LIST, REFERRERS)}),
 ]
 
 
@@ -49,19 +52,21 @@ async def dispatch(request: Request) -> Response:
         if entry is None:
             return error_response(405, "UNSUPPORTED", f"{request.method} is not supported here",
                                   headers={"Allow": ", ".join(sorted(methods))})
-        handler, actions = entry
-        await authorize_repository(request, m.group("name"), actions)
+        handler, actions, bucket = entry
+        caller = await authorize_repository(request, m.group("name"), actions)
+        await throttle_caller(request, caller, bucket)
         return await handler(request, **m.groupdict())
     return error_response(404, "NAME_UNKNOWN", "no such endpoint", {"path": f"/v2/{path}"})
 
 
 async def base(request: Request) -> Response:
-    await authenticate_base(request)
+    await throttle_caller(request, await authenticate_base(request), READS)
     return await api_version(request)
 
 
 async def catalog(request: Request) -> Response:
-    request.state.caller = await authorize_catalog(request)
+    request.state.caller = caller = await authorize_catalog(request)
+    await throttle_caller(request, caller, READS)
     return await listings.catalog(request)
 
 

@@ -1,0 +1,1 @@
+"""State shared by the worker processes of one host (outside the database)."""
