@@ -6,7 +6,8 @@ write-lock acquisition) are isolated in `_insert`/`_begin`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -55,6 +56,62 @@ def create_engine(url: str) -> sa.Engine:
 _REPO_IDS_MAX = 50_000  # (registry, repository name) -> id entries kept per process
 
 
+class _Prepared:
+    """A prebuilt statement compiled once for the engine's dialect and run straight on a DBAPI cursor.
+
+    SQLAlchemy still renders the SQL for the dialect and converts values with each
+    type's bind and result processors; only its per-execution machinery (execution
+    context, events, result objects) is skipped, which is most of what a one-row
+    query on the request path costs. Statements take explicit bindparams only.
+    """
+
+    __slots__ = ("_bind", "_named", "_names", "_results", "sql")
+
+    def __init__(self, stmt: Any, dialect: sa.Dialect) -> None:
+        compiled = stmt.compile(dialect=dialect)
+        binds = compiled.binds
+        implicit = [name for name, bp in binds.items() if not bp.required]
+        if implicit:
+            raise ValueError(f"prepared statements take explicit bindparams only, not {implicit}")
+        self.sql: str = compiled.string
+        self._named = not dialect.positional
+        self._names = tuple(binds) if self._named else tuple(compiled.positiontup or ())
+        self._bind = {name: proc for name, bp in binds.items()
+                      if (proc := bp.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
+        columns = stmt.selected_columns if isinstance(stmt, sa.Select) else ()
+        procs = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+        self._results = procs if any(p is not None for p in procs) else None
+
+    def params(self, values: Mapping[str, Any]) -> Any:
+        bind = self._bind
+        if self._named:
+            return {n: bind[n](values[n]) if n in bind else values[n] for n in self._names}
+        return tuple(bind[n](values[n]) if n in bind else values[n] for n in self._names)
+
+    def row(self, raw: Sequence[Any] | None) -> Sequence[Any] | None:
+        if raw is None or self._results is None:
+            return raw
+        return tuple(v if p is None else p(v) for p, v in zip(self._results, raw, strict=True))
+
+
+class _Cursor:
+    """A DBAPI cursor in one read or write transaction, running _Prepared statements."""
+
+    __slots__ = ("_cur", "learned")
+
+    def __init__(self, cur: Any, learned: list[tuple[tuple[int, str], bytes, int]] | None) -> None:
+        self._cur = cur
+        self.learned = learned  # repository ids to cache once the write transaction commits
+
+    def one(self, q: _Prepared, values: Mapping[str, Any]) -> Sequence[Any] | None:
+        self._cur.execute(q.sql, q.params(values))
+        return q.row(self._cur.fetchone())
+
+    def run(self, q: _Prepared, values: Mapping[str, Any]) -> int:
+        self._cur.execute(q.sql, q.params(values))
+        return int(self._cur.rowcount)
+
+
 class SqlMetadataStore:
     def __init__(self, engine: sa.Engine, generations: Generations | None = None) -> None:
         self.engine = engine
@@ -65,6 +122,7 @@ class SqlMetadataStore:
         # repository row must bump REMOVALS, which drops these entries in every worker.
         self._repo_ids: dict[tuple[int, str], tuple[bytes, int]] = {}
         self._build_statements()
+        self._prepare_statements()
 
     def _build_statements(self) -> None:
         """The hot statements, built once: executing a prebuilt statement skips expression
@@ -127,6 +185,24 @@ class SqlMetadataStore:
             where=tg.c.digest != ins.excluded.digest,
         )
 
+    def _prepare_statements(self) -> None:
+        """The statements of the per-request paths (blob HEAD/GET, uploads, blob commits, manifest reads)."""
+        d = self.engine.dialect
+        self._p_repo_id = _Prepared(self._q_repo_id, d)
+        self._p_repo_insert = _Prepared(self._q_repo_insert, d)
+        self._p_repo_blob_size = _Prepared(self._q_repo_blob_size, d)
+        self._p_blob_size = _Prepared(self._q_blob_size, d)
+        self._p_blob_insert = _Prepared(self._q_blob_insert, d)
+        self._p_link_insert = _Prepared(self._q_link_insert, d)
+        u = t.uploads
+        self._p_upload_insert = _Prepared(sa.insert(u).values({c.name: sa.bindparam(c.name) for c in u.c}), d)
+        self._p_upload_get = _Prepared(self._q_upload_get, d)
+        self._p_upload_advance = _Prepared(self._q_upload_advance, d)
+        self._p_upload_delete = _Prepared(self._q_upload_delete, d)
+        self._p_upload_exists = _Prepared(self._q_upload_exists, d)
+        self._p_manifest_by_tag = _Prepared(self._q_manifest_by_tag, d)
+        self._p_manifest_by_digest = _Prepared(self._q_manifest_by_digest, d)
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -156,6 +232,46 @@ class SqlMetadataStore:
 
     def _read(self) -> sa.Connection:
         return self.engine.connect()
+
+    @contextmanager
+    def _fast_read(self) -> Iterator[_Cursor]:
+        """A pooled DBAPI connection for _Prepared reads; the pool's reset on return ends the transaction."""
+        conn = self.engine.raw_connection()
+        try:
+            cur = conn.cursor()
+            try:
+                yield _Cursor(cur, None)
+            finally:
+                cur.close()
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _fast_write(self, durable: bool = True) -> Iterator[_Cursor]:
+        """A write transaction for _Prepared statements, with _write's semantics."""
+        conn = self.engine.raw_connection()
+        learned: list[tuple[tuple[int, str], bytes, int]] = []
+        try:
+            dbapi: Any = conn.dbapi_connection
+            if self._dialect == "sqlite" and conn.info.get("durable", True) != durable:
+                dbapi.execute("PRAGMA synchronous=" + ("FULL" if durable else "NORMAL"))
+                conn.info["durable"] = durable
+            cur = conn.cursor()
+            try:
+                if self._dialect == "sqlite":
+                    cur.execute("BEGIN IMMEDIATE")  # take the write lock now (see create_engine)
+                yield _Cursor(cur, learned)
+                dbapi.commit()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    dbapi.rollback()
+                raise
+            finally:
+                cur.close()
+        finally:
+            conn.close()
+        for key, stamp, repo_id in learned:
+            self._remember_repo_id(key, stamp, repo_id)
 
     def _insert(self, table: sa.Table) -> Any:
         return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
@@ -187,6 +303,28 @@ class SqlMetadataStore:
             self._remember_repo_id(key, stamp, int(found))
         return int(found)
 
+    def _fast_repository_id(self, cur: _Cursor, registry_id: int, repository: str, create: bool) -> int | None:
+        """_repository_id for a _Cursor."""
+        key = (registry_id, repository)
+        stamp = self.generations.current(REMOVALS)
+        cached = self._repo_ids.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        params = {"registry_id": registry_id, "name": repository}
+        row = cur.one(self._p_repo_id, params)
+        if row is None:
+            if not create:
+                return None
+            cur.run(self._p_repo_insert, {**params, "ts": now()})
+            row = cur.one(self._p_repo_id, params)
+            assert row is not None
+        repo_id = int(row[0])
+        if cur.learned is not None:
+            cur.learned.append((key, stamp, repo_id))
+        else:
+            self._remember_repo_id(key, stamp, repo_id)
+        return repo_id
+
     def _touch_repository(self, conn: sa.Connection, repo_id: int) -> None:
         conn.execute(self._q_repo_touch, {"repo_id": repo_id, "ts": now()})
 
@@ -210,8 +348,8 @@ class SqlMetadataStore:
     # --- repositories ---------------------------------------------------------------------
 
     def repository_exists(self, registry_id: int, repository: str) -> bool:
-        with self._read() as conn:
-            return self._repository_id(conn, registry_id, repository, create=False) is not None
+        with self._fast_read() as cur:
+            return self._fast_repository_id(cur, registry_id, repository, create=False) is not None
 
     def list_repositories(self, registry_id: int, last: str | None, limit: int | None) -> list[str]:
         r = t.repositories
@@ -226,37 +364,36 @@ class SqlMetadataStore:
     # --- blobs ----------------------------------------------------------------------------
 
     def repository_blob_size(self, registry_id: int, repository: str, digest: str) -> int | None:
-        with self._read() as conn:
-            return conn.execute(
-                self._q_repo_blob_size, {"registry_id": registry_id, "name": repository, "digest": digest}
-            ).scalar()
+        with self._fast_read() as cur:
+            row = cur.one(self._p_repo_blob_size, {"registry_id": registry_id, "name": repository, "digest": digest})
+        return None if row is None else int(row[0])
 
     def blob_size(self, registry_id: int, digest: str) -> int | None:
-        with self._read() as conn:
-            return conn.execute(self._q_blob_size, {"registry_id": registry_id, "digest": digest}).scalar()
+        with self._fast_read() as cur:
+            row = cur.one(self._p_blob_size, {"registry_id": registry_id, "digest": digest})
+        return None if row is None else int(row[0])
 
-    def _link(self, conn: sa.Connection, registry_id: int, repository: str, digest: str, ts: datetime) -> None:
+    def _link(self, cur: _Cursor, registry_id: int, repository: str, digest: str, ts: datetime) -> None:
         # A blob link is not a repository update (updated_at follows manifests and tags).
-        repo_id = self._repository_id(conn, registry_id, repository, create=True)
-        conn.execute(self._q_link_insert,
-                     {"registry_id": registry_id, "repo_id": repo_id, "digest": digest, "ts": ts})
+        repo_id = self._fast_repository_id(cur, registry_id, repository, create=True)
+        cur.run(self._p_link_insert, {"registry_id": registry_id, "repo_id": repo_id, "digest": digest, "ts": ts})
 
     def add_blob(self, registry_id: int, repository: str, digest: str, size: int,
                  finished_upload: str | None = None) -> None:
         ts = now()
-        with self._write() as conn:
-            conn.execute(self._q_blob_insert, {"registry_id": registry_id, "digest": digest, "size": size, "ts": ts})
-            self._link(conn, registry_id, repository, digest, ts)
+        with self._fast_write() as cur:
+            cur.run(self._p_blob_insert, {"registry_id": registry_id, "digest": digest, "size": size, "ts": ts})
+            self._link(cur, registry_id, repository, digest, ts)
             if finished_upload is not None:
-                conn.execute(self._q_upload_delete, {"upload_id": finished_upload})
+                cur.run(self._p_upload_delete, {"upload_id": finished_upload})
 
     def link_blob(self, registry_id: int, repository: str, digest: str) -> int | None:
-        with self._write() as conn:
-            size = conn.execute(self._q_blob_size, {"registry_id": registry_id, "digest": digest}).scalar()
-            if size is None:
+        with self._fast_write() as cur:
+            row = cur.one(self._p_blob_size, {"registry_id": registry_id, "digest": digest})
+            if row is None:
                 return None
-            self._link(conn, registry_id, repository, digest, now())
-            return int(size)
+            self._link(cur, registry_id, repository, digest, now())
+            return int(row[0])
 
     def unlink_blob(self, registry_id: int, repository: str, digest: str) -> bool:
         rb = t.repository_blobs
@@ -280,34 +417,31 @@ class SqlMetadataStore:
     # --- uploads --------------------------------------------------------------------------
 
     def create_upload(self, upload: UploadRecord) -> None:
-        with self._write(durable=False) as conn:
-            conn.execute(self._q_upload_insert, {
+        with self._fast_write(durable=False) as cur:
+            cur.run(self._p_upload_insert, {
                 "id": upload.id, "registry_id": upload.registry_id, "repository": upload.repository,
                 "size": upload.size, "hash_algorithm": upload.hash_algorithm, "hash_state": upload.hash_state,
                 "created_at": upload.created_at, "updated_at": upload.updated_at,
             })
 
     def get_upload(self, registry_id: int, repository: str, upload_id: str) -> UploadRecord | None:
-        with self._read() as conn:
-            row = conn.execute(
-                self._q_upload_get, {"upload_id": upload_id, "registry_id": registry_id, "name": repository}
-            ).first()
+        with self._fast_read() as cur:
+            row = cur.one(self._p_upload_get, {"upload_id": upload_id, "registry_id": registry_id, "name": repository})
         if row is None:
             return None
-        return UploadRecord(row.id, row.registry_id, row.repository, row.size, row.hash_algorithm,
-                            row.hash_state, _utc(row.created_at), _utc(row.updated_at))
+        uid, reg, repo, size, algorithm, state, created, updated = row
+        return UploadRecord(uid, reg, repo, size, algorithm, state, _utc(created), _utc(updated))
 
     def advance_upload(self, upload_id: str, from_size: int, to_size: int, hash_state: bytes | None) -> bool:
-        with self._write(durable=False) as conn:
-            res = conn.execute(self._q_upload_advance, {
+        with self._fast_write(durable=False) as cur:
+            return cur.run(self._p_upload_advance, {
                 "upload_id": upload_id, "from_size": from_size, "to_size": to_size, "hash_state": hash_state,
                 "ts": now(),
-            })
-            return res.rowcount == 1
+            }) == 1
 
     def delete_upload(self, upload_id: str) -> bool:
-        with self._write() as conn:
-            return conn.execute(self._q_upload_delete, {"upload_id": upload_id}).rowcount > 0
+        with self._fast_write() as cur:
+            return cur.run(self._p_upload_delete, {"upload_id": upload_id}) > 0
 
     def uploads_idle_since(self, before: datetime) -> list[str]:
         u = t.uploads
@@ -315,8 +449,8 @@ class SqlMetadataStore:
             return list(conn.execute(sa.select(u.c.id).where(u.c.updated_at < before)).scalars())
 
     def upload_exists(self, upload_id: str) -> bool:
-        with self._read() as conn:
-            return conn.execute(self._q_upload_exists, {"upload_id": upload_id}).first() is not None
+        with self._fast_read() as cur:
+            return cur.one(self._p_upload_exists, {"upload_id": upload_id}) is not None
 
     # --- manifests and tags ---------------------------------------------------------------
 
@@ -363,18 +497,15 @@ class SqlMetadataStore:
             r.join(m, m.c.repository_id == r.c.id))
 
     def get_manifest_by_tag(self, registry_id: int, repository: str, tag: str) -> ManifestRecord | None:
-        with self._read() as conn:
-            row = conn.execute(
-                self._q_manifest_by_tag, {"registry_id": registry_id, "name": repository, "tag": tag}
-            ).first()
-        return ManifestRecord(row[0], row[1], row[2], row[3]) if row else None
+        with self._fast_read() as cur:
+            row = cur.one(self._p_manifest_by_tag, {"registry_id": registry_id, "name": repository, "tag": tag})
+        return ManifestRecord(row[0], row[1], row[2], bytes(row[3])) if row else None
 
     def get_manifest_by_digest(self, registry_id: int, repository: str, digest: str) -> ManifestRecord | None:
-        with self._read() as conn:
-            row = conn.execute(
-                self._q_manifest_by_digest, {"registry_id": registry_id, "name": repository, "digest": digest}
-            ).first()
-        return ManifestRecord(row[0], row[1], row[2], row[3]) if row else None
+        with self._fast_read() as cur:
+            row = cur.one(self._p_manifest_by_digest,
+                          {"registry_id": registry_id, "name": repository, "digest": digest})
+        return ManifestRecord(row[0], row[1], row[2], bytes(row[3])) if row else None
 
     def delete_manifest(self, registry_id: int, repository: str, digest: str) -> bool:
         m, mr, tg = t.manifests, t.manifest_references, t.tags
