@@ -613,6 +613,14 @@ class IdentityService:
         """Delete a workload identity with its federated credentials and role assignments."""
         self._delete_identity(self.get_workload(registry_id, name))
 
+    def remove_federated_credential(self, registry_id: int, name: str, credential: str) -> None:
+        """Delete federated credential `credential` of workload identity `name` (404 when either is absent)."""
+        workload = self.get_workload(registry_id, name)
+        if len(credential) > 64 or not credential.isprintable():
+            raise NotFound(f"federated credential {credential[:100]!r} not found on {name}",
+                           {"name": credential[:100]})
+        self.delete_federated_credential(workload.id, credential)
+
     # --- control plane: login events ---------------------------------------------------------------
 
     def login_events(self, registry_id: int, *, identity: str | None = None, outcome: str | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import Field
 
 from cargohold.core.federation import DEFAULT_AUDIENCE
@@ -92,8 +92,6 @@ def add_federated_credential(name: str, body: FederatedCredentialCreate,
 
 @router.delete("/workload-identities/{name}/federated-credentials/{credential}", status_code=204,
                response_class=Response, summary="Delete a federated credential")
-def delete_federated_credential(name: str, credential: str = Path(max_length=64, pattern=PRINTABLE),
-                                context: Context = Depends(writer)) -> Response:
-    identity = context.identities.get_workload(context.registry.id, name)
-    context.identities.delete_federated_credential(identity.id, credential)
+def delete_federated_credential(name: str, credential: str, context: Context = Depends(writer)) -> Response:
+    context.identities.remove_federated_credential(context.registry.id, name, credential)
     return Response(status_code=204)
