@@ -1,18 +1,18 @@
 """Run blocking store calls off the event loop.
 
-A small thread pool of our own: a call costs one queue put, one thread wake-up and
-one `call_soon_threadsafe`, about half of what anyio's `to_thread.run_sync` costs
-(capacity limiter, cancel scope, run-vars), and a registry request makes one to
-three such calls. Threads start on demand up to MAX_THREADS (anyio's default
-limit) and stay; the context (contextvars) of the caller is carried along.
+A small thread pool of our own: a call costs one lock release that wakes one idle
+thread and one `call_soon_threadsafe`, about half of what anyio's
+`to_thread.run_sync` costs (capacity limiter, cancel scope, run-vars); a registry
+request makes one to three such calls. Threads start on demand up to MAX_THREADS
+(anyio's default limit) and stay; the caller's context (contextvars) is carried along.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import contextvars
-import queue
 import threading
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
@@ -35,29 +35,47 @@ def _deliver(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
         fut.set_exception(value)
 
 
+class _Worker:
+    """A pool thread and the lock it sleeps on: releasing the lock wakes exactly this thread."""
+
+    __slots__ = ("item", "wake")
+
+    def __init__(self, item: _Item | None) -> None:
+        self.item = item
+        self.wake = threading.Lock()
+        self.wake.acquire()
+
+
 class _Pool:
+    """Idle threads wait on their own lock, newest first: a call wakes one thread (a shared
+    queue wakes a second one for nothing) and the most recently busy thread is reused."""
+
     def __init__(self, max_threads: int) -> None:
         self._max = max_threads
-        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._backlog: collections.deque[_Item] = collections.deque()  # calls waiting for a thread
         self._threads = 0
-        self._idle = 0  # threads waiting for work minus calls queued for them (negative: a backlog)
 
     def submit(self, item: _Item) -> None:
         with self._lock:
-            start = self._idle <= 0 and self._threads < self._max
-            if start:
-                self._threads += 1
-            else:
-                self._idle -= 1  # a waiting thread takes it, or (at the limit) the next one to finish
-        self._queue.put(item)
-        if start:
-            threading.Thread(target=self._run, name="cargohold-blocking", daemon=True).start()
+            if self._idle:
+                worker = self._idle.pop()
+                worker.item = item
+                worker.wake.release()
+                return
+            if self._threads >= self._max:
+                self._backlog.append(item)
+                return
+            self._threads += 1
+        threading.Thread(target=self._run, args=(_Worker(item),), name="cargohold-blocking", daemon=True).start()
 
-    def _run(self) -> None:
-        get = self._queue.get
+    def _run(self, worker: _Worker) -> None:
         while True:
-            loop, fut, context, fn, args = get()
+            item = worker.item
+            worker.item = None
+            assert item is not None
+            loop, fut, context, fn, args = item
             try:
                 value = context.run(fn, *args)
                 ok = True
@@ -65,9 +83,13 @@ class _Pool:
                 value, ok = e, False
             with contextlib.suppress(RuntimeError):  # the loop is closed
                 loop.call_soon_threadsafe(_deliver, fut, ok, value)
-            del loop, fut, context, fn, args, value
+            del item, loop, fut, context, fn, args, value
             with self._lock:
-                self._idle += 1
+                if self._backlog:
+                    worker.item = self._backlog.popleft()
+                    continue
+                self._idle.append(worker)
+            worker.wake.acquire()
 
 
 _POOL = _Pool(MAX_THREADS)
