@@ -83,9 +83,9 @@ def kid(token: str) -> str:
     return str(jwt.get_unverified_header(token)["kid"])
 
 
-# The token's `access` claim names Cargohold's data-plane actions; each belongs to one Docker scope action
-# (core/permissions.py REQUESTABLE): what a client asked for is what these add up to.
-DOCKER_ACTION = {"pull": "pull", "metadata_read": "pull", "push": "push", "sign": "push", "metadata_write": "push",
+# The token's `access` claim carries a subset of the scope actions asked for (core/permissions.py
+# TOKEN_SCOPE_ACTIONS): Docker's pull/push/delete/* and Cargohold's metadata_read/metadata_write.
+DOCKER_ACTION = {"pull": "pull", "metadata_read": "metadata_read", "push": "push", "metadata_write": "metadata_write",
                  "delete": "delete", "*": "*"}
 
 

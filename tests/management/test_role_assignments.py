@@ -77,16 +77,15 @@ def test_assignment_lifecycle_and_filters(server: RegistryServer, owner: Api, as
 
     # Data plane: AcrPush on backend/* lets the user push there only; AcrPull registry-wide pulls anything.
     assert granted(server.url, user.username, user.password, "backend/svc", "pull,push") == \
-        ["metadata_read", "metadata_write", "pull", "push"]
-    assert granted(server.url, user.username, user.password, "frontend/svc", "pull,push") == \
-        ["metadata_read", "pull"]
+        ["pull", "push"]
+    assert granted(server.url, user.username, user.password, "frontend/svc", "pull,push") == ["pull"]
     registry = Registry(server.url, user.username, user.password)
     assert registry.push("backend/svc", "v1")
     assert not registry.push("frontend/svc", "v1")
     registry.close()
 
     owner.delete(f"/role-assignments/{assignment['id']}")
-    assert granted(server.url, user.username, user.password, "backend/svc", "pull,push") == ["metadata_read", "pull"]
+    assert granted(server.url, user.username, user.password, "backend/svc", "pull,push") == ["pull"]
     owner.error("DELETE", f"/role-assignments/{assignment['id']}", status=404)
     owner.error("DELETE", "/role-assignments/not-an-id", status=404)
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import jwt
 
 from cargohold.core.errors import Unauthorized
-from cargohold.core.permissions import METADATA_READ, PULL, Grant, matches
+from cargohold.core.permissions import METADATA_READ, PULL, PUSH, TOKEN_SCOPE_ACTIONS, Grant, matches
 from cargohold.core.secrets import verify_secret
 from cargohold.core.signing_keys import KeyRing
 from cargohold.metadata.access_store import AccessStore
@@ -83,6 +83,7 @@ class TokenCaller:
     catalog: bool
     readable: tuple[str, ...]
     expires: float
+    key_id: str = ""
 
     def allows(self, repository: str, action: str) -> bool:
         return action in self.access.get(repository, ())
@@ -247,8 +248,11 @@ class AccessService:
                 if request.name == "catalog" and principal.may_list_catalog:
                     access.append({"type": "registry", "name": "catalog", "actions": ["*"]})
                 continue
-            granted = principal.grant.granted_for_request(request.name, request.actions)
-            access.append({"type": "repository", "name": request.name, "actions": granted})
+            granted, signatures_only = principal.grant.granted_for_request(request.name, request.actions)
+            entry: dict[str, Any] = {"type": "repository", "name": request.name, "actions": granted}
+            if signatures_only:
+                entry["signaturesOnly"] = True  # "push" admits only artifacts with a subject
+            access.append(entry)
         now = int(time.time())
         claims = {
             "iss": f"cargohold/{registry.name}", "sub": principal.identity_id or "anonymous",
@@ -287,7 +291,7 @@ class AccessService:
 
     def caller_from_access_token(self, registry: Registry, token: str) -> TokenCaller:
         cached = self._tokens.get(token)
-        if cached is not None and cached.expires > time.time():
+        if cached is not None and cached.expires > time.time() and self.keys.has(cached.key_id):
             return cached
         try:
             claims = self.keys.verify(token, registry.login_server)
@@ -299,11 +303,17 @@ class AccessService:
         catalog = False
         for entry in claims.get("access", []):
             if entry.get("type") == "repository":
-                access[entry["name"]] = access.get(entry["name"], frozenset()) | frozenset(entry.get("actions", []))
+                actions: set[str] = set()
+                for name in entry.get("actions", []):
+                    actions |= TOKEN_SCOPE_ACTIONS.get(name, frozenset())
+                if entry.get("signaturesOnly"):
+                    actions.discard(PUSH)
+                access[entry["name"]] = access.get(entry["name"], frozenset()) | frozenset(actions)
             elif entry.get("type") == "registry" and entry.get("name") == "catalog":
                 catalog = True
         caller = TokenCaller(str(claims.get("kind")), str(claims.get("name")), access, catalog,
-                             tuple(claims.get("rp", [])), float(claims["exp"]))
+                             tuple(claims.get("rp", [])), float(claims["exp"]),
+                             str(jwt.get_unverified_header(token).get("kid", "")))
         if len(self._tokens) > 10_000:
             self._tokens.clear()
         self._tokens[token] = caller

@@ -26,7 +26,7 @@ CP_ROLES = "cp:roles"  # create and delete role assignments
 ROLES: dict[str, frozenset[str]] = {
     "AcrPull": frozenset({PULL, METADATA_READ}),
     "AcrPush": frozenset({PULL, PUSH, METADATA_READ, METADATA_WRITE}),
-    "AcrDelete": frozenset({DELETE, METADATA_READ}),
+    "AcrDelete": frozenset({DELETE}),
     "AcrImageSigner": frozenset({PULL, SIGN, METADATA_READ}),
     "Reader": frozenset({PULL, METADATA_READ, CP_READ}),
     "Contributor": frozenset({*DATA_ACTIONS, CP_READ, CP_WRITE}),
@@ -49,14 +49,15 @@ SYSTEM_SCOPE_MAPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "_repositories_push": ("Can push to any repository of the registry", ("content/read", "content/write")),
 }
 
-# What a Docker scope action asks for, in data-plane actions.
-REQUESTABLE: dict[str, frozenset[str]] = {
+# Actions a token request may name (Docker's pull/push/delete/*, plus the two metadata actions),
+# and the data-plane actions each one carries in an access token.
+TOKEN_SCOPE_ACTIONS: dict[str, frozenset[str]] = {
     "pull": frozenset({PULL, METADATA_READ}),
-    "push": frozenset({PUSH, SIGN, METADATA_WRITE}),
+    "push": frozenset({PUSH, SIGN}),
     "delete": frozenset({DELETE}),
+    "metadata_read": frozenset({METADATA_READ}),
+    "metadata_write": frozenset({METADATA_WRITE}),
     "*": frozenset(DATA_ACTIONS),
-    METADATA_READ: frozenset({METADATA_READ}),
-    METADATA_WRITE: frozenset({METADATA_WRITE}),
 }
 
 
@@ -117,13 +118,25 @@ class Grant:
     def registry_wide(self, action: str) -> bool:
         return ("*", action) in self.rules
 
-    def granted_for_request(self, repository: str, requested: Iterable[str]) -> list[str]:
-        """Subset of data-plane actions for a Docker scope's requested actions."""
-        wanted: set[str] = set()
-        for action in requested:
-            wanted |= REQUESTABLE.get(action, frozenset())
-        allowed = self.allowed(repository) & wanted
-        return sorted(allowed)
+    def granted_for_request(self, repository: str, requested: Iterable[str]) -> tuple[list[str], bool]:
+        """The requested scope actions this grant allows (a subset of those asked for), and whether
+        "push" is granted for signature artifacts only (AcrImageSigner)."""
+        allowed = self.allowed(repository)
+        granted: list[str] = []
+        signatures_only = False
+        for action in dict.fromkeys(requested):
+            if action == "push" and PUSH not in allowed and SIGN in allowed:
+                granted.append(action)
+                signatures_only = True
+            elif action == "*":
+                if allowed >= {PULL, PUSH, DELETE, METADATA_READ, METADATA_WRITE}:
+                    granted.append(action)
+            elif action in ("pull", "push", "delete", "metadata_read", "metadata_write"):
+                primary = {"pull": PULL, "push": PUSH, "delete": DELETE, "metadata_read": METADATA_READ,
+                           "metadata_write": METADATA_WRITE}[action]
+                if primary in allowed:
+                    granted.append(action)
+        return granted, signatures_only
 
 
 def role_names() -> list[str]:

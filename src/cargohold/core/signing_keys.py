@@ -31,7 +31,8 @@ class KeyRing:
 
     @staticmethod
     def new_kid() -> str:
-        return datetime.now(UTC).strftime("k%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        # Sortable to the microsecond: the greatest key id is the newest, and signs.
+        return datetime.now(UTC).strftime("k%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:8]
 
     def ensure(self) -> str:
         """Create the first key if there is none; the active key id."""
@@ -64,6 +65,11 @@ class KeyRing:
         path.unlink()
         self._load(force=True)
         return True
+
+    def has(self, kid: str) -> bool:
+        """Whether `kid` still verifies (retired keys stop verifying within a second)."""
+        self._load()
+        return kid in self._keys
 
     def key_ids(self) -> list[str]:
         self._load()
@@ -101,6 +107,7 @@ class KeyRing:
         kid = jwt.get_unverified_header(token).get("kid")
         if not isinstance(kid, str):
             raise jwt.InvalidTokenError("token has no key id")
+        self._load()
         if kid not in self._keys:
             self._load(force=True)
         key = self._keys.get(kid)

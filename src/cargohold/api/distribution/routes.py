@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from cargohold.api.throttling import throttle_caller
+from cargohold.core.names import validate_repository_name
 from cargohold.core.permissions import DELETE, METADATA_READ, PULL, PUSH, SIGN
 from cargohold.core.throttling import DELETES, READS, REFERRERS, WRITES
 
@@ -53,6 +54,8 @@ async def dispatch(request: Request) -> Response:
             return error_response(405, "UNSUPPORTED", f"{request.method} is not supported here",
                                   headers={"Allow": ", ".join(sorted(methods))})
         handler, actions, bucket = entry
+        # A malformed name is a 400 before any challenge (it could not be quoted in one anyway).
+        validate_repository_name(m.group("name"))
         caller = await authorize_repository(request, m.group("name"), actions)
         await throttle_caller(request, caller, bucket)
         return await handler(request, **m.groupdict())
