@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from cargohold.api.distribution.context import registry_id
+from cargohold.api.distribution.context import registry_id, services
 from cargohold.core.access import Caller
 from cargohold.core.blocking import blocking
 from cargohold.core.throttling import LOGINS, Limits, Throttle, identity_key
@@ -27,19 +27,20 @@ def _throttle(request: Request) -> Throttle | None:
 
 async def _limits(throttle: Throttle, rid: int) -> Limits:
     limits = throttle.cached_limits(rid)
-    if limits is None:
-        limits = await blocking(throttle.load_limits, rid)
-    return limits
+    return limits if limits is not None else await blocking(throttle.load_limits, rid)
 
 
 async def throttle_caller(request: Request, caller: Caller, kind: str) -> None:
     """Take a `kind` token for `caller` from the registry's and the caller's buckets, or raise
-    TooManyRequests (429, TOOMANYREQUESTS, Retry-After)."""
-    throttle = _throttle(request)
+    TooManyRequests (429, TOOMANYREQUESTS, Retry-After). On every /v2/ request's path."""
+    throttle: Throttle | None = getattr(request.app.state, "throttle", None)
     if throttle is None:
         return
-    rid = registry_id(request)
-    throttle.check(await _limits(throttle, rid), rid, kind, identity_key(caller.kind, caller.name))
+    rid = services(request).registry.id
+    limits = throttle.cached_limits(rid)
+    if limits is None:
+        limits = await blocking(throttle.load_limits, rid)
+    throttle.check(limits, rid, kind, identity_key(caller.kind, caller.name))
 
 
 async def throttle_login_attempt(request: Request) -> None:

@@ -134,16 +134,19 @@ def take_all(states: Sequence[tuple[float, float]], buckets: Sequence[Bucket],
              now: float) -> tuple[list[tuple[float, float]] | None, float, int]:
     """The core of `BucketTable.take` for any storage: (tokens, stamp) per bucket in →
     (new states or None when refused, wait, refusing index). On every request's path: kept lean."""
-    current = [refill(tokens, stamp, now, b.rate) for (tokens, stamp), b in zip(states, buckets, strict=True)]
+    new: list[tuple[float, float]] = []
     wait, which = 0.0, -1
-    for i, (level, _) in enumerate(current):
+    for i, bucket in enumerate(buckets):
+        rate = bucket.rate
+        level, stamp = refill(*states[i], now, rate)
         if level < 1.0:
-            w = (1.0 - level) / buckets[i].rate.per_second
+            w = (1.0 - level) / rate.per_second
             if w >= wait:
                 wait, which = w, i
+        new.append((level - 1.0, stamp))
     if which >= 0:
         return None, wait, which
-    return [(level - 1.0, stamp) for level, stamp in current], 0.0, -1
+    return new, 0.0, -1
 
 
 class LocalBuckets:
@@ -234,7 +237,10 @@ class Throttle:
     def check(self, limits: Limits, registry_id: int, kind: str, identity: str) -> None:
         """Take a token of `kind` from the registry's and the identity's buckets (both or neither);
         raise TooManyRequests when either is empty."""
-        self._take(self.buckets(limits, registry_id, kind, identity), registry_id)
+        pair = self._buckets.get((registry_id, kind, identity)) or self.buckets(limits, registry_id, kind, identity)
+        wait, which = self._table.take(registry_id, pair, self._clock())
+        if which >= 0:
+            self._refuse(pair[which], wait)
 
     def check_registry(self, limits: Limits, registry_id: int, kind: str) -> None:
         """Only the registry's bucket (a login attempt, before the caller is known)."""
@@ -246,10 +252,12 @@ class Throttle:
 
     def _take(self, buckets: tuple[Bucket, ...], registry_id: int) -> None:
         wait, which = self._table.take(registry_id, buckets, self._clock())
-        if which < 0:
-            return
+        if which >= 0:
+            self._refuse(buckets[which], wait)
+
+    @staticmethod
+    def _refuse(bucket: Bucket, wait: float) -> None:
         seconds = retry_after(wait)
-        bucket = buckets[which]
         whose = "this registry" if bucket.scope == "registry" else "this identity"
         raise TooManyRequests(seconds, f"too many {_NOUNS[bucket.kind]} requests: {whose} may make "
                                        f"{bucket.rate.per_minute:g} a minute; retry after {seconds} s")

@@ -52,6 +52,7 @@ MAGIC = b"CHTHROT1"
 _HEADER = struct.Struct("<8sIII")
 HEADER_SIZE = 64
 _SLOT = struct.Struct("<Qdd")
+_SET = struct.Struct("<Qdd8xQdd8x")  # both slots of a set at once
 SLOT_SIZE = 32
 WAYS = 2
 SET_SIZE = SLOT_SIZE * WAYS
@@ -108,34 +109,44 @@ class SharedBuckets:
     def take(self, registry_id: int, buckets: Sequence[Bucket], now: float) -> tuple[float, int]:
         stripe = registry_id % self.stripes
         region = HEADER_SIZE + stripe * self.sets * SET_SIZE
-        slots = [self._slot(b.key) for b in buckets]
+        mm, known = self._mm, self._slots
+        fingerprints: list[int] = []
         offsets: list[int] = []
         states: list[tuple[float, float]] = []
         with self._thread_lock:
-            if not self._lock(stripe):
-                return 0.0, -1  # the table is stuck (a stopped process holds the lock): let requests through
             try:
-                for i, (fingerprint, set_offset) in enumerate(slots):
-                    offset, state = self._find(region + set_offset, fingerprint, offsets)
-                    offsets.append(offset)
-                    states.append(state or (buckets[i].rate.capacity, now))  # not found: a full bucket
+                fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, stripe)
+            except OSError:
+                if not self._wait_for_lock(stripe):
+                    return 0.0, -1  # the table is stuck (a stopped process holds the lock): let requests through
+            try:
+                for bucket in buckets:
+                    fingerprint, set_offset = known.get(bucket.key) or self._slot(bucket.key)
+                    base = region + set_offset
+                    fp0, tokens0, stamp0, fp1, tokens1, stamp1 = _SET.unpack_from(mm, base)
+                    if fp0 == fingerprint and base not in offsets:
+                        offsets.append(base)
+                        states.append((tokens0, stamp0))
+                    elif fp1 == fingerprint and base + SLOT_SIZE not in offsets:
+                        offsets.append(base + SLOT_SIZE)
+                        states.append((tokens1, stamp1))
+                    else:  # not in the table: a full bucket, in the slot it takes over
+                        offsets.append(self._victim(base, offsets))
+                        states.append((bucket.rate.capacity, now))
+                    fingerprints.append(fingerprint)
                 new, wait, which = take_all(states, buckets, now)
                 if new is not None:
                     for i, offset in enumerate(offsets):
                         if offset >= 0:
-                            _SLOT.pack_into(self._mm, offset, slots[i][0], *new[i])
+                            _SLOT.pack_into(mm, offset, fingerprints[i], *new[i])
                 return wait, which
             finally:
                 fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, stripe)
 
-    def _lock(self, stripe: int) -> bool:
-        """The stripe's lock; False when another process has held it for LOCK_TIMEOUT (e.g. it was
-        stopped mid-update), so a request is never kept waiting, let alone the event loop."""
-        try:
-            fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, stripe)
-            return True
-        except OSError:
-            pass
+    def _wait_for_lock(self, stripe: int) -> bool:
+        """The stripe's lock, held by another process just now; False when that process keeps it
+        for LOCK_TIMEOUT (e.g. it was stopped mid-update), so no request, let alone the event
+        loop, waits longer than that."""
         deadline = time.monotonic() + LOCK_TIMEOUT
         while time.monotonic() < deadline:
             os.sched_yield()  # the holder needs a few microseconds
@@ -146,22 +157,19 @@ class SharedBuckets:
                 continue
         return False
 
-    def _find(self, base: int, fingerprint: int, taken: list[int]) -> tuple[int, tuple[float, float] | None]:
-        """The slot of the set at `base` holding `fingerprint` and its state; else the slot to take
-        over (empty, or the least recently refilled; -1 when `taken` holds them all) and None."""
-        victim, victim_stamp = -1, 0.0
+    def _victim(self, base: int, taken: list[int]) -> int:
+        """The slot of the set at `base` to take over: an empty one, else the least recently
+        refilled; -1 when this request already holds every slot of the set."""
+        victim, victim_stamp = -1, math.inf
         for offset in range(base, base + SET_SIZE, SLOT_SIZE):
             if offset in taken:
                 continue
-            fp, tokens, stamp = _SLOT.unpack_from(self._mm, offset)
-            if fp == fingerprint:
-                return offset, (tokens, stamp)
+            fp, _, stamp = _SLOT.unpack_from(self._mm, offset)
             if fp == 0:
-                if victim_stamp != -math.inf:
-                    victim, victim_stamp = offset, -math.inf
-            elif victim < 0 or stamp < victim_stamp:
+                return offset
+            if stamp < victim_stamp or victim < 0:
                 victim, victim_stamp = offset, stamp
-        return victim, None
+        return victim
 
 def shared_throttle(settings: Settings, sku_of: Callable[[int], str]) -> Throttle | None:
     """The throttle every worker of this data dir shares, as configured; None when disabled."""
