@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import jwt
 
 from cargohold.core.errors import Unauthorized
-from cargohold.core.permissions import METADATA_READ, PULL, PUSH, TOKEN_SCOPE_ACTIONS, Grant, matches
+from cargohold.core.permissions import METADATA_READ, PULL, TOKEN_SCOPE_ACTIONS, Grant, matches
 from cargohold.core.secrets import verify_secret
 from cargohold.core.signing_keys import KeyRing
 from cargohold.metadata.access_store import AccessStore
@@ -248,10 +248,10 @@ class AccessService:
                 if request.name == "catalog" and principal.may_list_catalog:
                     access.append({"type": "registry", "name": "catalog", "actions": ["*"]})
                 continue
-            granted, signatures_only = principal.grant.granted_for_request(request.name, request.actions)
+            granted, withheld = principal.grant.granted_for_request(request.name, request.actions)
             entry: dict[str, Any] = {"type": "repository", "name": request.name, "actions": granted}
-            if signatures_only:
-                entry["signaturesOnly"] = True  # "push" admits only artifacts with a subject
+            if withheld:
+                entry["withheld"] = withheld  # what the granted actions would imply but may not do
             access.append(entry)
         now = int(time.time())
         claims = {
@@ -306,8 +306,7 @@ class AccessService:
                 actions: set[str] = set()
                 for name in entry.get("actions", []):
                     actions |= TOKEN_SCOPE_ACTIONS.get(name, frozenset())
-                if entry.get("signaturesOnly"):
-                    actions.discard(PUSH)
+                actions -= set(entry.get("withheld", ()))
                 access[entry["name"]] = access.get(entry["name"], frozenset()) | frozenset(actions)
             elif entry.get("type") == "registry" and entry.get("name") == "catalog":
                 catalog = True

@@ -118,25 +118,21 @@ class Grant:
     def registry_wide(self, action: str) -> bool:
         return ("*", action) in self.rules
 
-    def granted_for_request(self, repository: str, requested: Iterable[str]) -> tuple[list[str], bool]:
-        """The requested scope actions this grant allows (a subset of those asked for), and whether
-        "push" is granted for signature artifacts only (AcrImageSigner)."""
+    def granted_for_request(self, repository: str, requested: Iterable[str]) -> tuple[list[str], list[str]]:
+        """The requested scope actions this grant allows at least in part (a subset of those asked
+        for), and the data-plane actions they imply that the grant withholds: e.g. "pull" for a
+        token with content/read but not metadata/read (no tag listing), or "push" for an
+        AcrImageSigner (signature artifacts only)."""
         allowed = self.allowed(repository)
         granted: list[str] = []
-        signatures_only = False
+        withheld: set[str] = set()
         for action in dict.fromkeys(requested):
-            if action == "push" and PUSH not in allowed and SIGN in allowed:
-                granted.append(action)
-                signatures_only = True
-            elif action == "*":
-                if allowed >= {PULL, PUSH, DELETE, METADATA_READ, METADATA_WRITE}:
-                    granted.append(action)
-            elif action in ("pull", "push", "delete", "metadata_read", "metadata_write"):
-                primary = {"pull": PULL, "push": PUSH, "delete": DELETE, "metadata_read": METADATA_READ,
-                           "metadata_write": METADATA_WRITE}[action]
-                if primary in allowed:
-                    granted.append(action)
-        return granted, signatures_only
+            implied = TOKEN_SCOPE_ACTIONS.get(action)
+            if not implied or not implied & allowed:
+                continue
+            granted.append(action)
+            withheld |= implied - allowed
+        return granted, sorted(withheld)
 
 
 def role_names() -> list[str]:

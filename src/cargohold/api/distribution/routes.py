@@ -21,7 +21,7 @@ from .errors import error_response
 
 Handler = Callable[..., Awaitable[Response]]
 READ = (PULL,)
-LIST = (PULL, METADATA_READ)
+LIST = (METADATA_READ,)  # listing tags and referrers is metadata/read (every role that pulls has it)
 WRITE = (PUSH, SIGN)  # SIGN alone may push only signature artifacts (the manifest service checks)
 REMOVE = (DELETE,)
 
