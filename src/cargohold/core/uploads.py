@@ -27,6 +27,16 @@ BATCH = 1 << 20  # bytes handed to the writer thread at a time
 
 
 @dataclass(frozen=True, slots=True)
+class UploadRef:
+    """Which upload a request names, and who is asking (uploads are bound to both)."""
+
+    registry_id: int
+    repository: str
+    upload_id: str
+    owner: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class CommittedBlob:
     digest: str
     size: int
@@ -115,48 +125,53 @@ class UploadService:
         self.metadata = metadata
         self.store = store
 
-    async def start(self, registry_id: int, repository: str, algorithm: str = "sha256") -> UploadRecord:
+    async def start(self, registry_id: int, repository: str, algorithm: str = "sha256",
+                    owner: str | None = None) -> UploadRecord:
         validate_repository_name(repository)
         ts = datetime.now(UTC)
-        record = UploadRecord(str(uuid.uuid4()), registry_id, repository, 0, algorithm, None, ts, ts)
+        record = UploadRecord(str(uuid.uuid4()), registry_id, repository, 0, algorithm, None, ts, ts, owner)
         await blocking(self._create, record)
         return record
 
-    async def status(self, registry_id: int, repository: str, upload_id: str) -> UploadRecord:
+    async def status(self, registry_id: int, repository: str, upload_id: str, owner: str | None = None
+                     ) -> UploadRecord:
         validate_repository_name(repository)
         _check_upload_id(upload_id)
-        return await blocking(self._record, registry_id, repository, upload_id)
+        return await blocking(self._record, UploadRef(registry_id, repository, upload_id, owner))
 
     async def append(
         self, registry_id: int, repository: str, upload_id: str, body: AsyncIterator[bytes],
-        start: int | None = None, length: int | None = None,
+        start: int | None = None, length: int | None = None, owner: str | None = None,
     ) -> UploadRecord:
         """Append a chunk; `start` (from Content-Range) must equal the current size."""
         validate_repository_name(repository)
         _check_upload_id(upload_id)
+        ref = UploadRef(registry_id, repository, upload_id, owner)
         received = _Body(body, length)
         first = await received.batch()
         if received.done:
-            return await blocking(self._append_whole, registry_id, repository, upload_id, start, received, first)
-        locked = await blocking(self._lock_and_write, registry_id, repository, upload_id, start, first)
+            return await blocking(self._append_whole, ref, start, received, first)
+        locked = await blocking(self._lock_and_write, ref, start, first)
         last = await self._receive(locked, received)
         return await blocking(self._acknowledge, locked, received, last)
 
     async def complete(
         self, registry_id: int, repository: str, upload_id: str, digest: str,
         body: AsyncIterator[bytes] | None = None, start: int | None = None, length: int | None = None,
+        owner: str | None = None,
     ) -> CommittedBlob:
         """Append the final chunk (if any), verify the digest, and commit the blob."""
         expected = Digest.parse(digest)
         validate_repository_name(repository)
         _check_upload_id(upload_id)
+        ref = UploadRef(registry_id, repository, upload_id, owner)
         received = _Body(body, length)
         first = await received.batch()
         if received.done:
-            total = await blocking(self._complete_whole, registry_id, repository, upload_id, start, received,
+            total = await blocking(self._complete_whole, ref, start, received,
                                    first, expected)
         else:
-            locked = await blocking(self._lock_and_write, registry_id, repository, upload_id, start, first)
+            locked = await blocking(self._lock_and_write, ref, start, first)
             last = await self._receive(locked, received)
             total = await blocking(self._finish_and_commit, locked, received, last, expected)
         return CommittedBlob(str(expected), total)
@@ -183,10 +198,10 @@ class UploadService:
             total = await blocking(self._finish_monolithic, locked, received, last, expected)
         return CommittedBlob(str(expected), total)
 
-    async def cancel(self, registry_id: int, repository: str, upload_id: str) -> None:
+    async def cancel(self, registry_id: int, repository: str, upload_id: str, owner: str | None = None) -> None:
         validate_repository_name(repository)
         _check_upload_id(upload_id)
-        await blocking(self._cancel, registry_id, repository, upload_id)
+        await blocking(self._cancel, UploadRef(registry_id, repository, upload_id, owner))
 
     async def expire(self, max_idle: timedelta) -> int:
         """Drop uploads idle longer than `max_idle`, and upload bytes no row claims."""
@@ -230,20 +245,21 @@ class UploadService:
         self.store.start_upload(record.id)
         self.metadata.create_upload(record)
 
-    def _record(self, registry_id: int, repository: str, upload_id: str) -> UploadRecord:
-        record = self.metadata.get_upload(registry_id, repository, upload_id)
-        if record is None:
-            raise BlobUploadUnknown(detail={"upload": upload_id})
+    def _record(self, ref: UploadRef) -> UploadRecord:
+        record = self.metadata.get_upload(ref.registry_id, ref.repository, ref.upload_id)
+        # An upload belongs to the repository and the identity that started it; to anyone else it does not exist.
+        if record is None or (record.owner is not None and record.owner != ref.owner):
+            raise BlobUploadUnknown(detail={"upload": ref.upload_id})
         return record
 
-    def _lock(self, registry_id: int, repository: str, upload_id: str, start: int | None) -> _Locked:
+    def _lock(self, ref: UploadRef, start: int | None) -> _Locked:
         """Lock the upload, read its acknowledged size under the lock, and drop bytes past it."""
         try:
-            writer = self.store.open_upload(upload_id)
+            writer = self.store.open_upload(ref.upload_id)
         except FileNotFoundError:
-            raise BlobUploadUnknown(detail={"upload": upload_id}) from None
+            raise BlobUploadUnknown(detail={"upload": ref.upload_id}) from None
         try:
-            record = self._record(registry_id, repository, upload_id)
+            record = self._record(ref)
             if start is not None and start != record.size:
                 raise RangeInvalid(detail={"size": record.size, "start": start})
             self._resume(writer, record)
@@ -260,9 +276,9 @@ class UploadService:
             raise BlobUploadInvalid("the upload lost acknowledged bytes (storage failure); start it again",
                                     {"upload": record.id}) from None
 
-    def _lock_and_write(self, registry_id: int, repository: str, upload_id: str, start: int | None,
+    def _lock_and_write(self, ref: UploadRef, start: int | None,
                         parts: list[bytes]) -> _Locked:
-        locked = self._lock(registry_id, repository, upload_id, start)
+        locked = self._lock(ref, start)
         try:
             locked.write(parts)
         except BaseException:
@@ -270,9 +286,9 @@ class UploadService:
             raise
         return locked
 
-    def _append_whole(self, registry_id: int, repository: str, upload_id: str, start: int | None,
+    def _append_whole(self, ref: UploadRef, start: int | None,
                       received: _Body, parts: list[bytes]) -> UploadRecord:
-        locked = self._lock(registry_id, repository, upload_id, start)
+        locked = self._lock(ref, start)
         try:
             received.check()
             locked.write(parts)
@@ -323,9 +339,9 @@ class UploadService:
         self.store.commit_upload(record.id, str(digest), total)
         self.metadata.add_blob(record.registry_id, record.repository, str(digest), total, finished_upload)
 
-    def _complete_whole(self, registry_id: int, repository: str, upload_id: str, start: int | None,
+    def _complete_whole(self, ref: UploadRef, start: int | None,
                         received: _Body, parts: list[bytes], expected: Digest) -> int:
-        locked = self._lock(registry_id, repository, upload_id, start)
+        locked = self._lock(ref, start)
         return self._finish_and_commit(locked, received, parts, expected)
 
     def _finish_and_commit(self, locked: _Locked, received: _Body, last: list[bytes], expected: Digest) -> int:
@@ -365,7 +381,7 @@ class UploadService:
         self.metadata.add_blob(record.registry_id, record.repository, str(expected), total)
         return total
 
-    def _cancel(self, registry_id: int, repository: str, upload_id: str) -> None:
-        self._record(registry_id, repository, upload_id)
-        self.metadata.delete_upload(upload_id)
-        self.store.delete_upload(upload_id)
+    def _cancel(self, ref: UploadRef) -> None:
+        self._record(ref)
+        self.metadata.delete_upload(ref.upload_id)
+        self.store.delete_upload(ref.upload_id)

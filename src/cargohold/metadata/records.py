@@ -41,6 +41,7 @@ class UploadRecord:
     hash_state: bytes | None
     created_at: datetime
     updated_at: datetime
+    owner: str | None = None  # the identity that started it ("kind:name")
 
 
 @dataclass(frozen=True, slots=True)

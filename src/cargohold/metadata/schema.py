@@ -103,6 +103,7 @@ uploads = sa.Table(
     sa.Column("hash_state", sa.LargeBinary),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("owner", sa.String(200)),  # "kind:name" of the identity that started it
     sa.Index("ix_uploads_updated", "updated_at"),
 )
 

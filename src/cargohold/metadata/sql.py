@@ -421,7 +421,7 @@ class SqlMetadataStore:
             cur.run(self._p_upload_insert, {
                 "id": upload.id, "registry_id": upload.registry_id, "repository": upload.repository,
                 "size": upload.size, "hash_algorithm": upload.hash_algorithm, "hash_state": upload.hash_state,
-                "created_at": upload.created_at, "updated_at": upload.updated_at,
+                "created_at": upload.created_at, "updated_at": upload.updated_at, "owner": upload.owner,
             })
 
     def get_upload(self, registry_id: int, repository: str, upload_id: str) -> UploadRecord | None:
@@ -429,8 +429,8 @@ class SqlMetadataStore:
             row = cur.one(self._p_upload_get, {"upload_id": upload_id, "registry_id": registry_id, "name": repository})
         if row is None:
             return None
-        uid, reg, repo, size, algorithm, state, created, updated = row
-        return UploadRecord(uid, reg, repo, size, algorithm, state, _utc(created), _utc(updated))
+        uid, reg, repo, size, algorithm, state, created, updated, owner = row
+        return UploadRecord(uid, reg, repo, size, algorithm, state, _utc(created), _utc(updated), owner)
 
     def advance_upload(self, upload_id: str, from_size: int, to_size: int, hash_state: bytes | None) -> bool:
         with self._fast_write(durable=False) as cur:

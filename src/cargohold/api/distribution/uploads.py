@@ -16,6 +16,12 @@ from .responses import blob_location, empty, range_header, upload_location
 _CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
 
 
+def _owner(request: Request) -> str:
+    """Who is uploading: uploads are bound to the identity that started them."""
+    caller = request.state.caller
+    return f"{caller.kind}:{caller.name}"
+
+
 def _upload_headers(name: str, record: UploadRecord) -> dict[str, str]:
     return {"Location": upload_location(name, record.id), "Range": range_header(record.size),
             "Docker-Upload-UUID": record.id}
@@ -36,7 +42,7 @@ async def start_upload(request: Request, name: str) -> Response:
     if digest:
         blob = await svc.uploads.monolithic(reg, name, digest, body_stream(request), content_length(request))
         return _committed(name, blob.digest)
-    record = await svc.uploads.start(reg, name)
+    record = await svc.uploads.start(reg, name, owner=_owner(request))
     return empty(202, _upload_headers(name, record))
 
 
@@ -60,7 +66,7 @@ def _chunk_bounds(request: Request) -> tuple[int | None, int | None]:
 async def patch_upload(request: Request, name: str, upload_id: str) -> Response:
     start, length = _chunk_bounds(request)
     record = await services(request).uploads.append(
-        registry_id(request), name, upload_id, body_stream(request), start, length)
+        registry_id(request), name, upload_id, body_stream(request), start, length, _owner(request))
     return empty(202, _upload_headers(name, record))
 
 
@@ -70,15 +76,15 @@ async def put_upload(request: Request, name: str, upload_id: str) -> Response:
         raise DigestInvalid("the digest query parameter is required to complete an upload")
     start, length = _chunk_bounds(request)
     blob = await services(request).uploads.complete(
-        registry_id(request), name, upload_id, digest, body_stream(request), start, length)
+        registry_id(request), name, upload_id, digest, body_stream(request), start, length, _owner(request))
     return _committed(name, blob.digest)
 
 
 async def get_upload(request: Request, name: str, upload_id: str) -> Response:
-    record = await services(request).uploads.status(registry_id(request), name, upload_id)
+    record = await services(request).uploads.status(registry_id(request), name, upload_id, _owner(request))
     return empty(204, _upload_headers(name, record))
 
 
 async def cancel_upload(request: Request, name: str, upload_id: str) -> Response:
-    await services(request).uploads.cancel(registry_id(request), name, upload_id)
+    await services(request).uploads.cancel(registry_id(request), name, upload_id, _owner(request))
     return empty(204)
