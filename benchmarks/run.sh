@@ -80,6 +80,7 @@ SCRATCH=$(mktemp -d /tmp/cargohold-bench.XXXXXX)   # registry data dirs: /tmp, n
 REG_PID=""       # registry currently running (started by this script)
 SAMPLER_PID=""   # rsstree.py sampler currently running
 BENCH_PID=""     # bench.sh currently running
+CH_PASS=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')  # Cargohold's owner password for this run
 
 say() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*"; }
 
@@ -137,7 +138,10 @@ start_registry() {
       "$DIST_BIN" serve "$cfg" > "$log" 2>&1 &
       REG_PID=$! ;;
     cargohold)
-      "$CARGOHOLD_BIN" serve --listen "127.0.0.1:$port" --data-dir "$data/store" \
+      # Authentication is always on: the bench logs in as the owner through the bearer flow.
+      # Throttling is off: ACR's per-minute limits would cap the load phases by design.
+      CARGOHOLD_OWNER_PASSWORD="$CH_PASS" CARGOHOLD_THROTTLING_ENABLED=false \
+        "$CARGOHOLD_BIN" serve --listen "127.0.0.1:$port" --data-dir "$data/store" \
         --workers "$WORKERS" > "$log" 2>&1 &
       REG_PID=$! ;;
     *) die "unknown registry $label" ;;
@@ -150,7 +154,7 @@ wait_ready() {
   for ((i = 0; i < 600; i++)); do
     kill -0 "$REG_PID" 2>/dev/null || return 1
     code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/v2/" 2>/dev/null || true)
-    [ "$code" = 200 ] && return 0
+    case "$code" in 200|401) return 0 ;; esac
     sleep 0.1
   done
   return 1
@@ -160,12 +164,14 @@ wait_ready() {
 # every Cargohold worker is likely to get some), then a short settle
 warm_up() {
   local base="http://127.0.0.1:$1" i
+  local -a curl=(curl)
+  [ "$2" = cargohold ] && curl=(curl -u "owner:$CH_PASS")
   for ((i = 0; i < 8; i++)); do
-    curl -s -o /dev/null --max-time 5 "$base/v2/" || true
-    curl -s -o /dev/null --max-time 5 "$base/v2/_catalog" || true
-    curl -s -o /dev/null --max-time 5 "$base/v2/$PREFIX/warmup/manifests/latest" || true
-    curl -s -o /dev/null --max-time 5 -I "$base/v2/$PREFIX/warmup/blobs/sha256:$(printf '%064d' "$i")" || true
-    curl -s -o /dev/null --max-time 5 "$base/v2/$PREFIX/warmup/tags/list" || true
+    "${curl[@]}" -s -o /dev/null --max-time 5 "$base/v2/" || true
+    "${curl[@]}" -s -o /dev/null --max-time 5 "$base/v2/_catalog" || true
+    "${curl[@]}" -s -o /dev/null --max-time 5 "$base/v2/$PREFIX/warmup/manifests/latest" || true
+    "${curl[@]}" -s -o /dev/null --max-time 5 -I "$base/v2/$PREFIX/warmup/blobs/sha256:$(printf '%064d' "$i")" || true
+    "${curl[@]}" -s -o /dev/null --max-time 5 "$base/v2/$PREFIX/warmup/tags/list" || true
   done
   sleep 1
 }
@@ -193,7 +199,7 @@ run_one() {
     rm -rf "$data"
     return 0
   fi
-  warm_up "$port"
+  warm_up "$port" "$label"
   read -r idle idle_pss nprocs < <(python3 "$HERE/rsstree.py" now "$REG_PID") || true
   {
     echo "idle_rss_MiB $idle MiB"
@@ -206,7 +212,9 @@ run_one() {
   SAMPLER_PID=$!
   t0=$SECONDS
   # in the background + wait, so that SIGTERM/SIGINT to this script is handled at once
-  REGISTRY_PID=$REG_PID bash "$BENCH_DIR/bench.sh" "127.0.0.1:$port" "$dir" \
+  local -a creds=()
+  [ "$label" = cargohold ] && creds=(REGISTRY_USER=owner "REGISTRY_PASS=$CH_PASS")
+  env "${creds[@]}" REGISTRY_PID="$REG_PID" bash "$BENCH_DIR/bench.sh" "127.0.0.1:$port" "$dir" \
     > "$dir/bench.stdout" 2> "$dir/bench.stderr" &
   BENCH_PID=$!
   if wait "$BENCH_PID"; then rc=0; else rc=$?; fi
