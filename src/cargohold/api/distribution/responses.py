@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
 from collections.abc import Mapping
 
 from starlette.responses import Response
@@ -13,6 +15,32 @@ from cargohold.storage.base import BlobReader
 from .errors import API_VERSION_HEADER
 
 CHUNK = 1 << 20
+CHUNK_MEMORY_KEPT = 8 << 20  # free heap memory glibc may keep at the top of an arena
+
+
+def keep_chunk_memory(limit: int = CHUNK_MEMORY_KEPT) -> bool:
+    """Stop glibc from handing each streamed chunk's memory back to the kernel.
+
+    A blob GET reads 1 MiB chunks in a worker thread (allocated in that thread's
+    arena) and frees them on the event loop after sending. With glibc's default
+    trimming, the arena is shrunk (madvise MADV_DONTNEED) every other chunk, so
+    every chunk faults its pages in again: ~1 400 instead of ~2 600 MiB/s and
+    twice the CPU. Keeping up to `limit` bytes free at the top of an arena (what
+    MALLOC_TRIM_THRESHOLD_ does) ends that churn. A no-op off glibc; returns
+    whether the setting took.
+    """
+    if os.environ.get("MALLOC_TRIM_THRESHOLD_"):
+        return False  # the operator chose
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(-1, limit))  # M_TRIM_THRESHOLD
+
+
+keep_chunk_memory()
 
 
 def empty(status: int, headers: Mapping[str, str] | None = None) -> Response:
