@@ -21,6 +21,7 @@ from cargohold.cli import (
     client,
     credential,
     identity,
+    keys,
     login,
     logs,
     registry,
@@ -242,6 +243,7 @@ def _register() -> None:
     app.add_typer(user.app, name="user")
     app.add_typer(identity.app, name="identity")
     app.add_typer(logs.app, name="logs")
+    app.add_typer(keys.app, name="keys")
 
 
 _register()

@@ -75,9 +75,10 @@ class KeyRing:
         self._load()
         return sorted(self._keys)
 
-    def _load(self, force: bool = False) -> None:
+    def _load(self, force: bool = False, fresh: bool = False) -> None:
+        """Reload when the directory changed; `fresh` looks now, else at most once a second."""
         now = time.monotonic()
-        if not force and now - self._checked < 1.0 and self._keys:
+        if not force and not fresh and now - self._checked < 1.0 and self._keys:
             return
         self._checked = now
         try:
@@ -96,7 +97,7 @@ class KeyRing:
         self._mtime = mtime
 
     def sign(self, claims: dict[str, Any]) -> str:
-        self._load()
+        self._load(fresh=True)  # a stat per token issued: a rotation signs from the next token on
         if self._active is None:
             self.ensure()
         assert self._active is not None
