@@ -23,10 +23,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 import jwt
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from jwt.types import JWKDict
@@ -34,6 +33,9 @@ from jwt.types import JWKDict
 from cargohold.core.access import AccessService, Principal
 from cargohold.core.errors import InvalidArgument, Unauthorized
 from cargohold.metadata.records import FederatedCredential, Identity, Registry
+
+if TYPE_CHECKING:
+    import httpx  # imported when an issuer is first contacted: importing httpx loads rich (~8 MiB a worker)
 
 log = logging.getLogger("cargohold.federation")
 
@@ -185,6 +187,8 @@ class JwksCache:
         except InvalidArgument as e:
             raise FederationError(f"issuer not allowed: {e.message}") from None
         config_url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+        import httpx
+
         with httpx.Client(timeout=self.timeout, follow_redirects=False, transport=self._transport,
                           headers={"Accept": "application/json", "User-Agent": "cargohold"}) as client:
             document = self._get_json(client, config_url)
@@ -216,6 +220,8 @@ class JwksCache:
 
     @staticmethod
     def _get_json(client: httpx.Client, url: str) -> dict[str, Any]:
+        import httpx
+
         try:
             with client.stream("GET", url) as response:
                 if response.status_code != 200:
