@@ -3,7 +3,8 @@
 `serve` resolves settings, binds the socket and bootstraps, then execs this
 module, so the long-lived parent holds no CLI, settings or ORM imports (a few
 MiB instead of tens). Workers are forked from it and each loads the app; they
-share the listening socket, and all state they need lives in the database and
+listen on their own SO_REUSEPORT sockets (the kernel spreads connections; the
+parent's bound socket only reserves the address), and all state they need lives in the database and
 the blob store, so any worker can take any request. A worker that dies is
 replaced; SIGTERM/SIGINT stop the workers gracefully and then the parent.
 """
@@ -21,9 +22,21 @@ import time
 RESOLVED_ENV = "CARGOHOLD_RESOLVED_SETTINGS"
 
 
-def run_worker(sock: socket.socket) -> None:
+def worker_socket(reserved: socket.socket) -> socket.socket:
+    """This worker's own listening socket on the reserved address (SO_REUSEPORT)."""
+    sock = socket.socket(reserved.family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(reserved.getsockname()[:2])
+    sock.listen(2048)
+    reserved.close()
+    return sock
+
+
+def run_worker(reserved: socket.socket) -> None:
     from uvicorn import Config, Server
 
+    sock = worker_socket(reserved)
     settings = json.loads(os.environ[RESOLVED_ENV])
     config = Config(
         "cargohold.app:create_app", factory=True, log_level=settings["log_level"],

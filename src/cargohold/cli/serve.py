@@ -28,10 +28,15 @@ def _settings_error(e: ValidationError) -> str:
 
 
 def bind_listener(settings: Settings) -> socket.socket:
-    """Bind before anything else so a busy port is one clear error, not a stack trace."""
+    """Bind before anything else so a busy port is one clear error, not a stack trace.
+
+    The socket only reserves the address (SO_REUSEPORT, never listening): each worker binds
+    and listens on its own socket, and the kernel spreads connections over them, instead of
+    every worker waking for every connection on one shared socket."""
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((settings.host, settings.port))
     except OSError as e:
@@ -41,9 +46,20 @@ def bind_listener(settings: Settings) -> socket.socket:
     except socket.gaierror as e:
         sock.close()
         fail(f"cannot resolve listen host {settings.host!r}: {e.strerror}")
-    sock.listen(2048)
+    if _answers(settings.host, settings.port):  # another SO_REUSEPORT server (a second cargohold) holds it
+        sock.close()
+        fail(f"{settings.listen} is already in use")
     sock.set_inheritable(True)
     return sock
+
+
+def _answers(host: str, port: int) -> bool:
+    target = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    try:
+        with socket.create_connection((target, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def serve(
