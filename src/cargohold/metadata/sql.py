@@ -7,13 +7,13 @@ write-lock acquisition) are isolated in `_insert`/`_begin`.
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from cargohold.metadata import schema as t
 from cargohold.metadata.generations import REMOVALS, TAGS, Generations, LocalGenerations
@@ -274,7 +274,9 @@ class SqlMetadataStore:
             self._remember_repo_id(key, stamp, repo_id)
 
     def _insert(self, table: sa.Table) -> Any:
-        return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
+        # The dialect's own insert (for ON CONFLICT); only that dialect's module is loaded.
+        module = importlib.import_module(f"sqlalchemy.dialects.{self._dialect}")
+        return module.insert(table)
 
     def _remember_repo_id(self, key: tuple[int, str], stamp: bytes, repo_id: int) -> None:
         ids = self._repo_ids
