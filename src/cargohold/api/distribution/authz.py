@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.requests import Request
 
 from cargohold.api.auth.credentials import resolve_caller
@@ -35,12 +37,13 @@ def repository_scope(name: str, actions: tuple[str, ...]) -> str:
     return f"repository:{name}:{','.join(wanted)}"
 
 
-async def _caller(request: Request, scope: str | None) -> tuple[Caller, bool]:
+async def _caller(request: Request, scope: Callable[[], str | None]) -> tuple[Caller, bool]:
+    """`scope` is built only when a challenge is needed: the allowed path (every pull) skips it."""
     svc = services(request)
     try:
         return await resolve_caller(svc.access, svc.registry, request)
     except Unauthorized as e:
-        raise Unauthorized(e.message, {"challenge": challenge(request, scope, "invalid_token")}) from None
+        raise Unauthorized(e.message, {"challenge": challenge(request, scope(), "invalid_token")}) from None
 
 
 def _refuse(request: Request, caller: Caller, presented: bool, scope: str) -> Exception:
@@ -54,16 +57,15 @@ def _refuse(request: Request, caller: Caller, presented: bool, scope: str) -> Ex
 
 async def authorize_repository(request: Request, name: str, actions: tuple[str, ...]) -> Caller:
     """The caller, when they hold any of `actions` on repository `name`."""
-    scope = repository_scope(name, actions)
-    caller, presented = await _caller(request, scope)
+    caller, presented = await _caller(request, lambda: repository_scope(name, actions))
     if not any(caller.allows(name, action) for action in actions):
-        raise _refuse(request, caller, presented, scope)
+        raise _refuse(request, caller, presented, repository_scope(name, actions))
     request.state.caller = caller
     return caller
 
 
 async def authorize_catalog(request: Request) -> Caller:
-    caller, presented = await _caller(request, CATALOG_SCOPE)
+    caller, presented = await _caller(request, lambda: CATALOG_SCOPE)
     if not caller.may_list_catalog:
         raise _refuse(request, caller, presented, CATALOG_SCOPE)
     return caller
@@ -71,7 +73,7 @@ async def authorize_catalog(request: Request) -> Caller:
 
 async def authenticate_base(request: Request) -> Caller:
     """GET /v2/: any valid credentials (an anonymous token counts when anonymous pull is on)."""
-    caller, presented = await _caller(request, None)
+    caller, presented = await _caller(request, lambda: None)
     if not presented:
         raise Unauthorized(detail={"challenge": challenge(request, None)})
     return caller
