@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cargohold.core.access import Caller
 from cargohold.core.blocking import blocking
 from cargohold.core.digests import Digest, is_digest
 from cargohold.core.errors import (
@@ -18,6 +19,7 @@ from cargohold.core.errors import (
 from cargohold.core.fact_cache import FactCache
 from cargohold.core.manifest_format import parse_manifest
 from cargohold.core.names import validate_repository_name, validate_tag
+from cargohold.core.permissions import PUSH
 from cargohold.metadata.generations import REMOVALS, TAGS, Generations
 from cargohold.metadata.records import ManifestRecord, NewManifest
 from cargohold.metadata.store import MetadataStore
@@ -46,10 +48,10 @@ class ManifestService:
 
     async def put(
         self, registry_id: int, repository: str, reference: str, body: bytes, content_type: str | None,
-        signatures_only: bool = False,
+        caller: Caller | None = None,
     ) -> PushedManifest:
-        """Validate and store a manifest. `signatures_only` (AcrImageSigner without push) admits
-        only manifests that refer to a subject: signatures, attestations, SBOMs."""
+        """Validate and store a manifest. A caller who may sign but not push (AcrImageSigner) may
+        push only manifests that refer to a subject: signatures, attestations, SBOMs."""
         validate_repository_name(repository)
         tag: str | None = None
         algorithm = "sha256"
@@ -58,6 +60,7 @@ class ManifestService:
         else:
             tag = validate_tag(reference)
         parsed = parse_manifest(body, content_type, algorithm)
+        signatures_only = caller is not None and not caller.allows(repository, PUSH)
         if signatures_only and parsed.subject is None:
             raise Denied("this identity may only push artifacts that refer to a subject (signatures)")
         if tag is None and str(parsed.digest) != reference:

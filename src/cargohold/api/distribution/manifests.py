@@ -7,7 +7,6 @@ from starlette.responses import Response
 
 from cargohold.core.errors import TooLarge
 from cargohold.core.manifest_format import MAX_MANIFEST_BYTES
-from cargohold.core.permissions import PUSH
 
 from .context import content_length, registry_id, services
 from .errors import API_VERSION_HEADER
@@ -39,9 +38,8 @@ async def get_manifest(request: Request, name: str, reference: str) -> Response:
 
 async def put_manifest(request: Request, name: str, reference: str) -> Response:
     body = await _read_manifest_body(request)
-    signatures_only = not request.state.caller.allows(name, PUSH)
     pushed = await services(request).manifests.put(
-        registry_id(request), name, reference, body, request.headers.get("content-type"), signatures_only)
+        registry_id(request), name, reference, body, request.headers.get("content-type"), request.state.caller)
     headers = {"Location": f"/v2/{name}/manifests/{pushed.digest}", "Docker-Content-Digest": pushed.digest}
     if pushed.subject:
         headers["OCI-Subject"] = pushed.subject
