@@ -18,7 +18,9 @@ from typing import Protocol
 
 TAGS = 0  # a tag was created, moved or deleted
 REMOVALS = 1  # a manifest, blob link or repository was removed
-_SLOTS = 2
+REGISTRIES = 2  # a registry was created, deleted, or changed its login server, SKU or limits
+ATTRIBUTES = 3  # a changeable attribute (lock) or a write-once tag rule changed
+_SLOTS = 4
 _SIZE = 8 * _SLOTS
 
 

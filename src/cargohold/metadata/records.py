@@ -67,6 +67,31 @@ class RegistrySettings:
     admin_enabled: bool
     anonymous_pull_enabled: bool
     sku: str
+    limit_overrides: dict[str, int] | None = None  # per-registry overrides of the SKU's limits
+    storage_quota_bytes: int | None = None  # hard quota; None = none
+    storage_used_bytes: int = 0  # bytes of the registry's distinct blobs
+    retention_enabled: bool = False
+    retention_days: int = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Attributes:
+    """ACR's changeable attributes of a repository, a tag or a manifest."""
+
+    write_enabled: bool = True
+    delete_enabled: bool = True
+    read_enabled: bool = True
+    list_enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TagImmutabilityRule:
+    id: str
+    registry_id: int
+    repository: str  # "" = every repository, a name, or "prefix/*"
+    pattern: str  # a regular expression matched against the whole tag
+    description: str
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

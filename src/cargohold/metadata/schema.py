@@ -24,9 +24,15 @@ registries = sa.Table(
     "registries", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(50), nullable=False, unique=True),
-    sa.Column("login_server", sa.String(255), nullable=False),
+    sa.Column("login_server", sa.String(255), nullable=False, unique=True),  # host[:port], lowercase
     sa.Column("created_at", Timestamp, nullable=False),
 )
+
+
+def ChangeableAttributes() -> list[sa.Column[bool]]:
+    """ACR's changeable attributes, each enabled by default (repositories, tags and manifests carry them)."""
+    return [sa.Column(name, sa.Boolean, nullable=False, server_default=sa.true())
+            for name in ("write_enabled", "delete_enabled", "read_enabled", "list_enabled")]
 
 repositories = sa.Table(
     "repositories", metadata,
@@ -35,6 +41,7 @@ repositories = sa.Table(
     sa.Column("name", Name(255), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
+    *ChangeableAttributes(),
     sa.UniqueConstraint("registry_id", "name", name="uq_repositories_registry_name"),
 )
 
@@ -69,6 +76,7 @@ manifests = sa.Table(
     sa.Column("content", sa.LargeBinary, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
+    *ChangeableAttributes(),
     sa.Index("ix_manifests_subject", "repository_id", "subject_digest"),
 )
 
@@ -90,6 +98,7 @@ tags = sa.Table(
     sa.Column("digest", sa.String(200), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
+    *ChangeableAttributes(),
     sa.Index("ix_tags_digest", "repository_id", "digest"),
 )
 
@@ -116,6 +125,26 @@ registry_settings = sa.Table(
     sa.Column("anonymous_pull_enabled", sa.Boolean, nullable=False, default=False),
     sa.Column("sku", sa.String(16), nullable=False, default="Premium"),
     sa.Column("updated_at", Timestamp, nullable=False),
+    # Per-registry overrides of the SKU's limits: {limit name: value} (core/skus.py names them).
+    sa.Column("limit_overrides", sa.JSON),
+    sa.Column("storage_quota_bytes", sa.BigInteger),  # hard quota; null = none
+    # Bytes of the registry's distinct blobs, kept up to date by every blob insert and removal.
+    sa.Column("storage_used_bytes", sa.BigInteger, nullable=False, server_default="0"),
+    # Retention policy for untagged manifests (Premium): kept when disabled, as ACR does.
+    sa.Column("retention_enabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("retention_days", sa.Integer, nullable=False, server_default="7"),
+)
+
+tag_immutability_rules = sa.Table(
+    "tag_immutability_rules", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("registry_id", sa.Integer, sa.ForeignKey("registries.id", ondelete="CASCADE"), nullable=False),
+    # "" = every repository, a repository name, or "prefix/*" (as role-assignment scopes)
+    sa.Column("repository", sa.String(255), nullable=False),
+    sa.Column("pattern", sa.String(255), nullable=False),  # a regular expression matched against the whole tag
+    sa.Column("description", sa.String(255), nullable=False, default=""),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("registry_id", "repository", "pattern", name="uq_tag_immutability_rules_scope_pattern"),
 )
 
 identities = sa.Table(

@@ -1,7 +1,7 @@
 """MetadataStore on SQLAlchemy Core: SQLite (WAL) embedded, PostgreSQL for scale-out.
 
 Only portable SQL; the two dialect differences (upsert syntax and SQLite's
-write-lock acquisition) are isolated in `_insert`/`_begin`.
+write-lock acquisition) are isolated in `insert`/`_begin`.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class SqlMetadataStore:
         r, rb, b, u, m, tg = (t.repositories, t.repository_blobs, t.blobs, t.uploads, t.manifests, t.tags)
         p = sa.bindparam
         self._q_repo_id = sa.select(r.c.id).where(r.c.registry_id == p("registry_id"), r.c.name == p("name"))
-        self._q_repo_insert = self._insert(r).values(
+        self._q_repo_insert = self.insert(r).values(
             registry_id=p("registry_id"), name=p("name"), created_at=p("ts"), updated_at=p("ts"),
         ).on_conflict_do_nothing()
         self._q_repo_touch = sa.update(r).where(r.c.id == p("repo_id")).values(updated_at=p("ts"))
@@ -141,10 +141,10 @@ class SqlMetadataStore:
             .where(r.c.registry_id == p("registry_id"), r.c.name == p("name"), rb.c.digest == p("digest"))
         )
         self._q_blob_size = sa.select(b.c.size).where(b.c.registry_id == p("registry_id"), b.c.digest == p("digest"))
-        self._q_blob_insert = self._insert(b).values(
+        self._q_blob_insert = self.insert(b).values(
             registry_id=p("registry_id"), digest=p("digest"), size=p("size"), pushed_at=p("ts"),
         ).on_conflict_do_nothing()
-        self._q_link_insert = self._insert(rb).values(
+        self._q_link_insert = self.insert(rb).values(
             registry_id=p("registry_id"), repository_id=p("repo_id"), digest=p("digest"), linked_at=p("ts"),
         ).on_conflict_do_nothing()
         self._q_upload_insert = sa.insert(u)
@@ -168,7 +168,7 @@ class SqlMetadataStore:
         )
         self._q_manifest_by_digest = self._manifest_query().where(
             r.c.registry_id == p("registry_id"), r.c.name == p("name"), m.c.digest == p("digest"))
-        ins = self._insert(m).values(
+        ins = self.insert(m).values(
             registry_id=p("registry_id"), repository_id=p("repo_id"), digest=p("digest"),
             media_type=p("media_type"), artifact_type=p("artifact_type"), subject_digest=p("subject_digest"),
             annotations=p("annotations", type_=m.c.annotations.type), size=p("size"), content=p("content"),
@@ -176,8 +176,8 @@ class SqlMetadataStore:
         )
         self._q_manifest_upsert = ins.on_conflict_do_update(
             index_elements=[m.c.repository_id, m.c.digest], set_={"updated_at": ins.excluded.updated_at})
-        self._q_references_insert = self._insert(t.manifest_references).on_conflict_do_nothing()
-        ins = self._insert(tg).values(registry_id=p("registry_id"), repository_id=p("repo_id"), name=p("tag"),
+        self._q_references_insert = self.insert(t.manifest_references).on_conflict_do_nothing()
+        ins = self.insert(tg).values(registry_id=p("registry_id"), repository_id=p("repo_id"), name=p("tag"),
                                       digest=p("digest"), created_at=p("ts"), updated_at=p("ts"))
         self._q_tag_upsert = ins.on_conflict_do_update(
             index_elements=[tg.c.repository_id, tg.c.name],
@@ -206,10 +206,10 @@ class SqlMetadataStore:
     def close(self) -> None:
         self.engine.dispose()
 
-    # --- plumbing -------------------------------------------------------------------------
+    # --- plumbing (public: the other SQL stores on this engine share its transactions) -----
 
     @contextmanager
-    def _write(self, durable: bool = True) -> Iterator[sa.Connection]:
+    def write(self, durable: bool = True) -> Iterator[sa.Connection]:
         """A write transaction. `durable=False` is for bookkeeping a power loss may roll back
         (upload progress): on SQLite its commit skips the WAL fsync; the next durable commit
         syncs it along with everything before it."""
@@ -230,7 +230,7 @@ class SqlMetadataStore:
             for key, stamp, repo_id in learned:
                 self._remember_repo_id(key, stamp, repo_id)
 
-    def _read(self) -> sa.Connection:
+    def read(self) -> sa.Connection:
         return self.engine.connect()
 
     @contextmanager
@@ -248,7 +248,7 @@ class SqlMetadataStore:
 
     @contextmanager
     def _fast_write(self, durable: bool = True) -> Iterator[_Cursor]:
-        """A write transaction for _Prepared statements, with _write's semantics."""
+        """A write transaction for _Prepared statements, with `write`'s semantics."""
         conn = self.engine.raw_connection()
         learned: list[tuple[tuple[int, str], bytes, int]] = []
         try:
@@ -273,7 +273,7 @@ class SqlMetadataStore:
         for key, stamp, repo_id in learned:
             self._remember_repo_id(key, stamp, repo_id)
 
-    def _insert(self, table: sa.Table) -> Any:
+    def insert(self, table: sa.Table) -> Any:
         # The dialect's own insert (for ON CONFLICT); only that dialect's module is loaded.
         module = importlib.import_module(f"sqlalchemy.dialects.{self._dialect}")
         return module.insert(table)
@@ -333,9 +333,9 @@ class SqlMetadataStore:
     # --- registries -----------------------------------------------------------------------
 
     def ensure_registry(self, name: str, login_server: str) -> Registry:
-        with self._write() as conn:
+        with self.write() as conn:
             conn.execute(
-                self._insert(t.registries)
+                self.insert(t.registries)
                 .values(name=name, login_server=login_server, created_at=now())
                 .on_conflict_do_nothing()
             )
@@ -343,7 +343,7 @@ class SqlMetadataStore:
         return Registry(row.id, row.name, row.login_server)
 
     def get_registry(self, name: str) -> Registry | None:
-        with self._read() as conn:
+        with self.read() as conn:
             row = conn.execute(sa.select(t.registries).where(t.registries.c.name == name)).first()
         return Registry(row.id, row.name, row.login_server) if row else None
 
@@ -360,7 +360,7 @@ class SqlMetadataStore:
             q = q.where(r.c.name > last)
         if limit is not None:
             q = q.limit(limit)
-        with self._read() as conn:
+        with self.read() as conn:
             return list(conn.execute(q).scalars())
 
     # --- blobs ----------------------------------------------------------------------------
@@ -399,7 +399,7 @@ class SqlMetadataStore:
 
     def unlink_blob(self, registry_id: int, repository: str, digest: str) -> bool:
         rb = t.repository_blobs
-        with self._write() as conn:
+        with self.write() as conn:
             repo_id = self._repository_id(conn, registry_id, repository, create=False)
             if repo_id is None:
                 return False
@@ -413,7 +413,7 @@ class SqlMetadataStore:
         r, rb = t.repositories, t.repository_blobs
         q = (sa.select(r.c.name).select_from(r.join(rb, rb.c.repository_id == r.c.id))
              .where(rb.c.registry_id == registry_id, rb.c.digest == digest).order_by(r.c.name).limit(limit))
-        with self._read() as conn:
+        with self.read() as conn:
             return list(conn.execute(q).scalars())
 
     # --- uploads --------------------------------------------------------------------------
@@ -447,7 +447,7 @@ class SqlMetadataStore:
 
     def uploads_idle_since(self, before: datetime) -> list[str]:
         u = t.uploads
-        with self._read() as conn:
+        with self.read() as conn:
             return list(conn.execute(sa.select(u.c.id).where(u.c.updated_at < before)).scalars())
 
     def upload_exists(self, upload_id: str) -> bool:
@@ -460,7 +460,7 @@ class SqlMetadataStore:
         self, registry_id: int, repository: str, blobs: tuple[str, ...], manifests: tuple[str, ...]
     ) -> dict[str, int]:
         found: dict[str, int] = {}
-        with self._read() as conn:
+        with self.read() as conn:
             repo_id = self._repository_id(conn, registry_id, repository, create=False)
             if repo_id is None:
                 return found
@@ -472,7 +472,7 @@ class SqlMetadataStore:
 
     def put_manifest(self, registry_id: int, repository: str, manifest: NewManifest, tag: str | None) -> None:
         ts = now()
-        with self._write() as conn:
+        with self.write() as conn:
             repo_id = self._repository_id(conn, registry_id, repository, create=True)
             conn.execute(self._q_manifest_upsert, {
                 "registry_id": registry_id, "repo_id": repo_id, "digest": manifest.digest,
@@ -511,7 +511,7 @@ class SqlMetadataStore:
 
     def delete_manifest(self, registry_id: int, repository: str, digest: str) -> bool:
         m, mr, tg = t.manifests, t.manifest_references, t.tags
-        with self._write() as conn:
+        with self.write() as conn:
             repo_id = self._repository_id(conn, registry_id, repository, create=False)
             if repo_id is None:
                 return False
@@ -527,7 +527,7 @@ class SqlMetadataStore:
 
     def delete_tag(self, registry_id: int, repository: str, tag: str) -> bool:
         tg = t.tags
-        with self._write() as conn:
+        with self.write() as conn:
             repo_id = self._repository_id(conn, registry_id, repository, create=False)
             if repo_id is None:
                 return False
@@ -540,7 +540,7 @@ class SqlMetadataStore:
 
     def list_tags(self, registry_id: int, repository: str, last: str | None, limit: int | None) -> list[str] | None:
         tg = t.tags
-        with self._read() as conn:
+        with self.read() as conn:
             repo_id = self._repository_id(conn, registry_id, repository, create=False)
             if repo_id is None:
                 return None
@@ -563,5 +563,5 @@ class SqlMetadataStore:
         )
         if artifact_type is not None:
             q = q.where(m.c.artifact_type == artifact_type)
-        with self._read() as conn:
+        with self.read() as conn:
             return [ReferrerRecord(row[0], row[1], row[2], row[3], row[4]) for row in conn.execute(q)]
