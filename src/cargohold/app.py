@@ -24,6 +24,7 @@ from cargohold.core.listing import ListingService
 from cargohold.core.manifests import ManifestService
 from cargohold.core.signing_keys import KeyRing
 from cargohold.core.uploads import UploadService
+from cargohold.jobs.retention import retention_job
 from cargohold.jobs.scheduler import Scheduler
 from cargohold.jobs.upload_expiry import upload_expiry_job
 from cargohold.metadata.access_sql import SqlAccessStore
@@ -67,7 +68,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         access=AccessService(SqlAccessStore(metadata), KeyRing(settings.data_dir / "keys")),
         registry=registry,
     )
-    scheduler = Scheduler([upload_expiry_job(uploads, settings.upload_expiry, settings.job_interval_seconds)])
+    scheduler = Scheduler([upload_expiry_job(uploads, settings.upload_expiry, settings.job_interval_seconds),
+                           retention_job(metadata, settings.data_dir, settings.job_interval_seconds)])
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
