@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 
 from cargohold.cli import (
     client,
+    config_cmd,
     credential,
     identity,
     keys,
@@ -244,6 +245,7 @@ def _register() -> None:
     app.add_typer(identity.app, name="identity")
     app.add_typer(logs.app, name="logs")
     app.add_typer(keys.app, name="keys")
+    app.add_typer(config_cmd.app, name="config")
 
 
 _register()
