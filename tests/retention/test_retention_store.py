@@ -8,7 +8,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import Stores
+import sqlalchemy as sa
+from retentiontools import Stores
 
 from cargohold.core.errors import Conflict, InvalidArgument
 from cargohold.core.retention import DueManifest, RetentionService, cutoff, sweep
@@ -113,7 +114,6 @@ def test_deletion_removes_reference_rows_and_keeps_blob_links(stores: Stores) ->
     assert logged == [index, child] and result.deleted == 2 and result.registries == 1
     assert not exists(s, index) and not exists(s, child)
     with s.metadata.read() as conn:
-        import sqlalchemy as sa
         refs = conn.execute(sa.text("SELECT count(*) FROM manifest_references WHERE repository_id IN "
                                     "(SELECT id FROM repositories WHERE registry_id = :r)"), {"r": registry.id})
         assert refs.scalar() == 0
