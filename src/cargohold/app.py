@@ -22,13 +22,17 @@ from cargohold.core.blobs import BlobService
 from cargohold.core.errors import RegistryError
 from cargohold.core.listing import ListingService
 from cargohold.core.manifests import ManifestService
+from cargohold.core.registries import RegistryResolver
 from cargohold.core.signing_keys import KeyRing
 from cargohold.core.uploads import UploadService
+from cargohold.core.usage import QuotaGuard
 from cargohold.jobs.retention import retention_job
 from cargohold.jobs.scheduler import Scheduler
 from cargohold.jobs.upload_expiry import upload_expiry_job
 from cargohold.metadata.access_sql import SqlAccessStore
 from cargohold.metadata.generations import SharedGenerations
+from cargohold.metadata.records import RegistrySettings
+from cargohold.metadata.registry_sql import SqlRegistryStore
 from cargohold.metadata.sql import SqlMetadataStore, create_engine
 from cargohold.runtime.shared_buckets import shared_throttle
 from cargohold.storage.filesystem import FilesystemBlobStore
@@ -51,15 +55,20 @@ async def _unexpected(_request: Request, exc: Exception) -> Response:
     return error_response(500, "UNKNOWN", "internal error; see the registry log")
 
 
+def _plan(registry: RegistrySettings) -> tuple[str, dict[str, int] | None]:
+    """A registry's SKU and limit overrides, as the throttle reads them (rate overrides included)."""
+    return registry.sku, registry.limit_overrides
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or settings_from_environment()
     generations = SharedGenerations(settings.data_dir / "generations")
     metadata = SqlMetadataStore(create_engine(settings.resolved_database_url), generations)
-    registry = metadata.get_registry(settings.registry_name)
-    if registry is None:
-        raise RuntimeError("the default registry does not exist: run `cargohold serve` (it bootstraps)")
+    registry_store = SqlRegistryStore(metadata)
+    registries = RegistryResolver(registry_store, generations, settings.registry_name)
+    registry = registries.default
     blob_store = FilesystemBlobStore(settings.storage_dir)
-    uploads = UploadService(metadata, blob_store)
+    uploads = UploadService(metadata, blob_store, QuotaGuard(registry_store, registries.name_of))
     services = Services(
         blobs=BlobService(metadata, blob_store, generations),
         uploads=uploads,
@@ -67,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         listing=ListingService(metadata),
         access=AccessService(SqlAccessStore(metadata), KeyRing(settings.data_dir / "keys")),
         registry=registry,
+        registries=registries,
     )
     scheduler = Scheduler([upload_expiry_job(uploads, settings.upload_expiry, settings.job_interval_seconds),
                            retention_job(metadata, settings.data_dir, settings.job_interval_seconds)])
@@ -83,7 +93,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=[*auth_routes, *distribution_routes,
                 management_mount(services.registry, services.access,
-                                 allow_insecure_issuers=settings.allow_insecure_issuers)],
+                                 allow_insecure_issuers=settings.allow_insecure_issuers,
+                                 registries=registries, registry_store=registry_store, generations=generations)],
         exception_handlers={
             RegistryError: handle_registry_error,
             HTTPException: _http_error,
@@ -95,5 +106,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.services = services
     app.state.settings = settings
     access_store = services.access.store
-    app.state.throttle = shared_throttle(settings, lambda rid: access_store.get_settings(rid).sku)
+    app.state.throttle = shared_throttle(settings, lambda rid: _plan(access_store.get_settings(rid)))
     return app

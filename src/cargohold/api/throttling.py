@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from cargohold.api.distribution.context import registry_id, services
+from cargohold.api.distribution.context import registry_id
 from cargohold.core.access import Caller
 from cargohold.core.blocking import blocking
 from cargohold.core.throttling import LOGINS, Limits, Throttle, identity_key
@@ -36,7 +36,7 @@ async def throttle_caller(request: Request, caller: Caller, kind: str) -> None:
     throttle: Throttle | None = getattr(request.app.state, "throttle", None)
     if throttle is None:
         return
-    rid = services(request).registry.id
+    rid = registry_id(request)
     limits = throttle.cached_limits(rid)
     if limits is None:
         limits = await blocking(throttle.load_limits, rid)

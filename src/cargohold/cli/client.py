@@ -5,6 +5,7 @@ httpx is imported on first use so `cargohold --help` stays quick.
 
 from __future__ import annotations
 
+import copy
 import sys
 import time
 from dataclasses import dataclass, field
@@ -169,13 +170,20 @@ def resolve_credentials(url: str) -> Credentials | None:
     return None
 
 
-class ApiClient:
-    """Calls /api/... with Basic credentials and turns every failure into a CliError."""
+REGISTRY_HEADER = "X-Cargohold-Registry"  # addresses a registry by name (the server's api/management/deps.py)
 
-    def __init__(self, url: str, credentials: Credentials | None) -> None:
+
+class ApiClient:
+    """Calls /api/... with Basic credentials and turns every failure into a CliError.
+
+    With `registry` set, every request names that registry in the X-Cargohold-Registry header, so the
+    server answers for it (and refuses an unknown name) whatever host the URL names."""
+
+    def __init__(self, url: str, credentials: Credentials | None, registry: str | None = None) -> None:
         httpx = load_httpx()
 
         self.url = url
+        self.registry = registry
         self.credentials = credentials
         auth = httpx.BasicAuth(credentials.username, credentials.password) if credentials else None
         self.http = httpx.Client(base_url=url, auth=auth, timeout=TIMEOUT_SECONDS, verify=tls_verify(url),
@@ -188,7 +196,8 @@ class ApiClient:
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         for attempt in range(MAX_THROTTLE_RETRIES + 1):
             try:
-                response = self.http.request(method, path, json=json, params=clean or None)
+                headers = {REGISTRY_HEADER: self.registry} if self.registry else None
+                response = self.http.request(method, path, json=json, params=clean or None, headers=headers)
             except httpx.HTTPError as e:
                 raise connection_error(self.url, e) from None
             wait = retry_after(response)
@@ -228,6 +237,14 @@ class ApiClient:
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 
+    def addressing(self, registry: str | None) -> ApiClient:
+        """This client (same connection and credentials) addressing another registry (None: the URL's)."""
+        if registry == self.registry:
+            return self
+        other = copy.copy(self)
+        other.registry = registry
+        return other
+
     def close(self) -> None:
         self.http.close()
 
@@ -248,17 +265,25 @@ def retry_after(response: Any) -> float | None:
 
 
 def api() -> ApiClient:
-    """The client for this invocation (checks --registry against the server on first use)."""
+    """The client for this invocation, addressing --registry when given (the server refuses a name it
+    does not serve with 404, so no separate check is needed)."""
     if STATE._client is None:
         url = STATE.resolved_url()
         STATE._client = ApiClient(url, resolve_credentials(url))
-        if STATE.registry:
-            check_registry(STATE._client, STATE.registry)
-    return STATE._client
+    return STATE._client.addressing(STATE.registry)
+
+
+def operator_api() -> ApiClient:
+    """The client for operator calls (/api/registries): no registry header; the server signs the
+    operator in to the default registry whatever the host."""
+    api()
+    assert STATE._client is not None
+    return STATE._client.addressing(None)
 
 
 def check_registry(client: ApiClient, name: str) -> None:
-    info = client.get("/api/registry")
+    """Is registry `name` served at the client's URL (and do the credentials work for it)?"""
+    info = client.addressing(name).get("/api/registry")
     served = str(info.get("name", "")) if isinstance(info, dict) else ""
     if served.lower() != name.lower():
         raise CliError(f"registry {name!r} is not served at {client.url} (it serves {served!r})")

@@ -37,7 +37,7 @@ from cargohold.cli.client import STATE, CliError
 # Global options that take a value and can be hoisted from anywhere on the command line.
 GLOBAL_VALUE_OPTIONS = ("-o", "--output", "--query", "--url", "-r", "--registry", "--username", "--password")
 # Options that take one or more space-separated values (az's nargs='+').
-MULTI_VALUE_OPTIONS = ("--repository", "--add-repository", "--remove-repository", "--audiences")
+MULTI_VALUE_OPTIONS = ("--repository", "--add-repository", "--remove-repository", "--audiences", "--limit")
 
 
 def _split(token: str) -> tuple[str, str | None]:
@@ -236,6 +236,10 @@ def _register() -> None:
     app.command("logout")(login.logout)
     app.command("show")(registry.show)
     app.command("update")(registry.update)
+    app.command("create")(registry.create)
+    app.command("list")(registry.list_registries)
+    app.command("delete")(registry.delete)
+    app.command("show-usage")(registry.show_usage)
     app.add_typer(credential.app, name="credential")
     app.add_typer(token.app, name="token")
     app.add_typer(scope_map.app, name="scope-map")

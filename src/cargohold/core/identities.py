@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cargohold.core import skus
 from cargohold.core.errors import Conflict, InvalidArgument, NotFound
 from cargohold.core.federation import DEFAULT_AUDIENCE, MAX_FEDERATED_CREDENTIALS, validate_issuer
 from cargohold.core.permissions import ROLES, SYSTEM_SCOPE_MAPS, TOKEN_ACTIONS, validate_pattern
@@ -237,6 +238,14 @@ class IdentityService:
     """Set by the composition root: called after a change to an identity's rights or credentials
     (with its id) or to registry-wide state (with None), so cached grants and passwords are dropped."""
 
+    limits: Callable[[int, str], None] | None = None
+    """Set by the composition root: raises when registry `id` has reached its limit `name`
+    (skus.TOKENS, skus.SCOPE_MAPS) — core/usage.py LimitGuard.check. None: limits not enforced."""
+
+    def _check_limit(self, registry_id: int, name: str) -> None:
+        if self.limits is not None:
+            self.limits(registry_id, name)
+
     def _changed(self, identity_id: str | None = None) -> None:
         if self.on_change is not None:
             self.on_change(identity_id)
@@ -253,6 +262,11 @@ class IdentityService:
                         anonymous_pull_enabled: bool | None = None) -> tuple[RegistrySettings, IdentityView | None]:
         """Flip the registry's switches. Enabling the admin user the first time creates it with two
         passwords, returned (once) as the second value; later enables reuse the same passwords."""
+        if anonymous_pull_enabled:
+            sku = self.store.get_settings(registry.id).sku
+            if not skus.parse_sku(sku).has(skus.ANONYMOUS_PULL):
+                raise Conflict(f"anonymous pull needs the Standard or Premium SKU; registry {registry.name!r} is {sku}",
+                               {"sku": sku, "feature": skus.ANONYMOUS_PULL})
         created = None
         if admin_user_enabled and self._admin(registry) is None:
             created = self._create_admin(registry)
@@ -404,6 +418,7 @@ class IdentityService:
         description = _text(description, "description")
         if self.store.find_scope_map(registry_id, name) is not None:
             raise Conflict(f"scope map {name!r} already exists", {"name": name})
+        self._check_limit(registry_id, skus.SCOPE_MAPS)
         ts = _now()
         scope_map = ScopeMap(str(uuid.uuid4()), registry_id, name, description, False, rules, ts, ts)
         self.store.create_scope_map(scope_map)
@@ -474,6 +489,7 @@ class IdentityService:
             raise Conflict(f"token {name!r} already exists", {"name": name})
         if (scope_map_name is None) == (not repositories and not actions):
             raise InvalidArgument("give either scopeMapName or repositories and actions")
+        self._check_limit(registry_id, skus.TOKENS)
         if scope_map_name is not None:
             scope_map = self.get_scope_map(registry_id, scope_map_name)
         else:

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -174,9 +174,13 @@ class ThrottlePolicy:
     overrides: dict[str, int]  # kind → per-minute registry limit; absent kinds follow the SKU
     identity_share: float = DEFAULT_IDENTITY_SHARE
 
-    def limits(self, sku: str) -> Limits:
+    def limits(self, sku: str, registry_overrides: Mapping[str, int] | None = None) -> Limits:
+        """The SKU's limits, then the operator's configured ones, then the registry's own overrides
+        (`reads_per_minute`, ... as core/skus.py RATE_LIMITS names them; 0 is taken as 1 a minute)."""
         table = SKU_LIMITS.get(sku, SKU_LIMITS[DEFAULT_SKU])
-        registry = {k: Rate(float(self.overrides.get(k, table[k]))) for k in KINDS}
+        own = {k: registry_overrides[f"{k}_per_minute"] for k in KINDS
+               if registry_overrides and f"{k}_per_minute" in registry_overrides}
+        registry = {k: Rate(float(max(1, own[k]) if k in own else self.overrides.get(k, table[k]))) for k in KINDS}
         identity = {k: Rate(max(1.0, r.per_minute * self.identity_share)) for k, r in registry.items()}
         return Limits(sku, registry, identity)
 
@@ -188,6 +192,10 @@ class Limits:
     identity: dict[str, Rate]
 
 
+# What `sku_of` returns for a registry: its SKU, or its SKU and its limit overrides.
+Plan = str | tuple[str, Mapping[str, int] | None]
+
+
 def identity_key(kind: str, name: str) -> str:
     """The bucket key of a caller: all anonymous callers share one; one per identity otherwise."""
     return "anonymous:" if kind == "anonymous" else f"{kind}:{name}"
@@ -196,7 +204,7 @@ def identity_key(kind: str, name: str) -> str:
 class Throttle:
     """Checks requests against their registry's and their identity's buckets."""
 
-    def __init__(self, table: BucketTable, policy: ThrottlePolicy, sku_of: Callable[[int], str],
+    def __init__(self, table: BucketTable, policy: ThrottlePolicy, sku_of: Callable[[int], Plan],
                  clock: Callable[[], float] = time.monotonic, limits_seconds: float = 10.0) -> None:
         self._table = table
         self._policy = policy
@@ -215,7 +223,8 @@ class Throttle:
 
     def load_limits(self, registry_id: int) -> Limits:
         """Look the registry's SKU up (a store read) and cache its limits for a few seconds."""
-        limits = self._policy.limits(self._sku_of(registry_id))
+        plan = self._sku_of(registry_id)
+        limits = self._policy.limits(plan) if isinstance(plan, str) else self._policy.limits(*plan)
         previous = self._limits.get(registry_id)
         if previous is None or previous[1] != limits:
             self._buckets.clear()

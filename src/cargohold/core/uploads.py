@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +19,9 @@ from cargohold.core.blocking import blocking
 from cargohold.core.digests import Digest, ResumableHasher
 from cargohold.core.errors import BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid
 from cargohold.core.names import validate_repository_name
+from cargohold.core.usage import QuotaGuard, StorageQuotaExceeded
 from cargohold.metadata.records import UploadRecord
+from cargohold.metadata.registry_store import QuotaExceeded
 from cargohold.metadata.store import MetadataStore
 from cargohold.storage.base import BlobStore, UploadDamaged, UploadWriter
 
@@ -103,8 +105,17 @@ class _Locked:
     record: UploadRecord
     hasher: ResumableHasher | None
     written: int = 0
+    # The registry's hard quota as (bytes used, quota) when it has one: an upload that alone
+    # outgrows the room left is refused as soon as it does, not after the client sent it all.
+    quota: tuple[int, int] | None = None
+    refuse: Callable[[int, int, int, int], StorageQuotaExceeded] | None = None
 
     def write(self, parts: list[bytes]) -> None:
+        if self.quota is not None and self.refuse is not None:
+            used, quota = self.quota
+            size = self.size + sum(len(p) for p in parts)
+            if used + size > quota:
+                raise self.refuse(self.record.registry_id, used, quota, size)
         for data in parts:
             if self.hasher is not None:
                 self.hasher.update(data)
@@ -121,9 +132,22 @@ class UploadService:
     one for a chunk or a completion that fits in a batch, and for larger bodies one to lock and
     position the upload, the writes (overlapping with receiving), and one to finish."""
 
-    def __init__(self, metadata: MetadataStore, store: BlobStore) -> None:
+    def __init__(self, metadata: MetadataStore, store: BlobStore, quota: QuotaGuard | None = None) -> None:
         self.metadata = metadata
         self.store = store
+        self.quota = quota  # the hard storage quota (core/usage.py); None: not enforced
+
+    def _with_quota(self, locked: _Locked) -> _Locked:
+        if self.quota is not None:
+            locked.quota = self.quota.room(locked.record.registry_id)
+            locked.refuse = self.quota.refuse
+        return locked
+
+    async def _dropped_on_quota(self, upload_id: str, exc: StorageQuotaExceeded) -> StorageQuotaExceeded:
+        """An upload the quota refused can never complete: remove its session and bytes."""
+        await blocking(self.metadata.delete_upload, upload_id)
+        await blocking(self.store.delete_upload, upload_id)
+        return exc
 
     async def start(self, registry_id: int, repository: str, algorithm: str = "sha256",
                     owner: str | None = None) -> UploadRecord:
@@ -149,11 +173,14 @@ class UploadService:
         ref = UploadRef(registry_id, repository, upload_id, owner)
         received = _Body(body, length)
         first = await received.batch()
-        if received.done:
-            return await blocking(self._append_whole, ref, start, received, first)
-        locked = await blocking(self._lock_and_write, ref, start, first)
-        last = await self._receive(locked, received)
-        return await blocking(self._acknowledge, locked, received, last)
+        try:
+            if received.done:
+                return await blocking(self._append_whole, ref, start, received, first)
+            locked = await blocking(self._lock_and_write, ref, start, first)
+            last = await self._receive(locked, received)
+            return await blocking(self._acknowledge, locked, received, last)
+        except StorageQuotaExceeded as e:
+            raise await self._dropped_on_quota(upload_id, e) from None
 
     async def complete(
         self, registry_id: int, repository: str, upload_id: str, digest: str,
@@ -167,13 +194,16 @@ class UploadService:
         ref = UploadRef(registry_id, repository, upload_id, owner)
         received = _Body(body, length)
         first = await received.batch()
-        if received.done:
-            total = await blocking(self._complete_whole, ref, start, received,
-                                   first, expected)
-        else:
-            locked = await blocking(self._lock_and_write, ref, start, first)
-            last = await self._receive(locked, received)
-            total = await blocking(self._finish_and_commit, locked, received, last, expected)
+        try:
+            if received.done:
+                total = await blocking(self._complete_whole, ref, start, received,
+                                       first, expected)
+            else:
+                locked = await blocking(self._lock_and_write, ref, start, first)
+                last = await self._receive(locked, received)
+                total = await blocking(self._finish_and_commit, locked, received, last, expected)
+        except StorageQuotaExceeded as e:
+            raise await self._dropped_on_quota(upload_id, e) from None
         return CommittedBlob(str(expected), total)
 
     async def monolithic(
@@ -263,7 +293,7 @@ class UploadService:
             if start is not None and start != record.size:
                 raise RangeInvalid(detail={"size": record.size, "start": start})
             self._resume(writer, record)
-            return _Locked(writer, record, _new_hasher(record))
+            return self._with_quota(_Locked(writer, record, _new_hasher(record)))
         except BaseException:
             writer.close()
             raise
@@ -337,7 +367,17 @@ class UploadService:
 
     def _commit(self, record: UploadRecord, digest: Digest, total: int, finished_upload: str | None) -> None:
         self.store.commit_upload(record.id, str(digest), total)
-        self.metadata.add_blob(record.registry_id, record.repository, str(digest), total, finished_upload)
+        self._add_blob(record, digest, total, finished_upload)
+
+    def _add_blob(self, record: UploadRecord, digest: Digest, total: int, finished_upload: str | None) -> None:
+        """Record the blob; past the hard quota nothing is recorded (the content-addressed file may stay,
+        unreferenced) and the caller removes the upload session."""
+        try:
+            self.metadata.add_blob(record.registry_id, record.repository, str(digest), total, finished_upload)
+        except QuotaExceeded as e:
+            if self.quota is None:
+                raise StorageQuotaExceeded(f"storage quota exceeded: {e}") from None
+            raise self.quota.translate(record.registry_id, e) from None
 
     def _complete_whole(self, ref: UploadRef, start: int | None,
                         received: _Body, parts: list[bytes], expected: Digest) -> int:
@@ -354,7 +394,7 @@ class UploadService:
         self.store.start_upload(record.id)
         try:
             writer = self.store.open_upload(record.id)
-            locked = _Locked(writer, record, _new_hasher(record))
+            locked = self._with_quota(_Locked(writer, record, _new_hasher(record)))
             try:
                 self._resume(writer, record)
                 locked.write(parts)
@@ -378,7 +418,7 @@ class UploadService:
         except BaseException:
             self.store.delete_upload(record.id)
             raise
-        self.metadata.add_blob(record.registry_id, record.repository, str(expected), total)
+        self._add_blob(record, expected, total, None)
         return total
 
     def _cancel(self, ref: UploadRef) -> None:

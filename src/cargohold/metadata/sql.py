@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from cargohold.metadata import schema as t
 from cargohold.metadata.generations import REMOVALS, TAGS, Generations, LocalGenerations
 from cargohold.metadata.records import ManifestRecord, NewManifest, ReferrerRecord, Registry, UploadRecord
+from cargohold.metadata.registry_store import QuotaExceeded
 
 
 def now() -> datetime:
@@ -144,6 +145,14 @@ class SqlMetadataStore:
         self._q_blob_insert = self.insert(b).values(
             registry_id=p("registry_id"), digest=p("digest"), size=p("size"), pushed_at=p("ts"),
         ).on_conflict_do_nothing()
+        st = t.registry_settings
+        # Usage grows with each blob new to the registry, within the hard quota when there is one.
+        self._q_usage_add = sa.update(st).where(
+            st.c.registry_id == p("registry_id"),
+            sa.or_(st.c.storage_quota_bytes.is_(None), st.c.storage_used_bytes + p("size") <= st.c.storage_quota_bytes),
+        ).values(storage_used_bytes=st.c.storage_used_bytes + p("added"))
+        self._q_usage_get = sa.select(st.c.storage_used_bytes, st.c.storage_quota_bytes).where(
+            st.c.registry_id == p("registry_id"))
         self._q_link_insert = self.insert(rb).values(
             registry_id=p("registry_id"), repository_id=p("repo_id"), digest=p("digest"), linked_at=p("ts"),
         ).on_conflict_do_nothing()
@@ -194,6 +203,8 @@ class SqlMetadataStore:
         self._p_blob_size = _Prepared(self._q_blob_size, d)
         self._p_blob_insert = _Prepared(self._q_blob_insert, d)
         self._p_link_insert = _Prepared(self._q_link_insert, d)
+        self._p_usage_add = _Prepared(self._q_usage_add, d)
+        self._p_usage_get = _Prepared(self._q_usage_get, d)
         u = t.uploads
         self._p_upload_insert = _Prepared(sa.insert(u).values({c.name: sa.bindparam(c.name) for c in u.c}), d)
         self._p_upload_get = _Prepared(self._q_upload_get, d)
@@ -384,12 +395,18 @@ class SqlMetadataStore:
                  finished_upload: str | None = None) -> None:
         ts = now()
         with self._fast_write() as cur:
-            cur.run(self._p_blob_insert, {"registry_id": registry_id, "digest": digest, "size": size, "ts": ts})
+            new = cur.run(self._p_blob_insert, {"registry_id": registry_id, "digest": digest, "size": size, "ts": ts})
+            # New to the registry: count its bytes once, or refuse (rolling back) past the hard quota.
+            if new and not cur.run(self._p_usage_add, {"registry_id": registry_id, "size": size, "added": size}):
+                row = cur.one(self._p_usage_get, {"registry_id": registry_id})
+                if row is not None and row[1] is not None:
+                    raise QuotaExceeded(int(row[0]), int(row[1]), size)
             self._link(cur, registry_id, repository, digest, ts)
             if finished_upload is not None:
                 cur.run(self._p_upload_delete, {"upload_id": finished_upload})
 
     def link_blob(self, registry_id: int, repository: str, digest: str) -> int | None:
+        """Never adds to usage: the blob's bytes were counted when the registry first recorded it."""
         with self._fast_write() as cur:
             row = cur.one(self._p_blob_size, {"registry_id": registry_id, "digest": digest})
             if row is None:

@@ -43,6 +43,7 @@ from cargohold.core.throttling import (
     REFERRERS,
     WRITES,
     Bucket,
+    Plan,
     Throttle,
     ThrottlePolicy,
     take_all,
@@ -171,7 +172,7 @@ class SharedBuckets:
                 victim, victim_stamp = offset, stamp
         return victim
 
-def shared_throttle(settings: Settings, sku_of: Callable[[int], str]) -> Throttle | None:
+def shared_throttle(settings: Settings, sku_of: Callable[[int], Plan]) -> Throttle | None:
     """The throttle every worker of this data dir shares, as configured; None when disabled."""
     if not settings.throttling_enabled:
         return None

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from cargohold.api.distribution.context import services
+from cargohold.api.distribution.context import registry, services
 from cargohold.api.distribution.errors import error_response
 from cargohold.api.throttling import throttle_login, throttle_login_attempt
 from cargohold.core.access import REFRESH_TOKEN_SECONDS, Principal, source_label
@@ -28,26 +28,26 @@ def _unauthorized(message: str) -> Response:
 
 async def _token_response(request: Request, principal: Principal, scopes: list[str], offline: bool) -> Response:
     await throttle_login(request, principal)
-    svc = services(request)
-    body = await blocking(svc.access.issue_access_token, svc.registry, principal, scopes)
+    svc, reg = services(request), registry(request)
+    body = await blocking(svc.access.issue_access_token, reg, principal, scopes)
     if offline and principal.identity_id is not None:
-        body["refresh_token"] = await blocking(svc.access.issue_refresh_token, svc.registry, principal)
+        body["refresh_token"] = await blocking(svc.access.issue_refresh_token, reg, principal)
     return JSONResponse(body, headers=_NO_STORE)
 
 
 async def token_get(request: Request) -> Response:
     """Docker's token endpoint: Basic credentials (or none, for anonymous pull) → access token."""
     await throttle_login_attempt(request)
-    svc = services(request)
+    svc, reg = services(request), registry(request)
     params = request.query_params
     try:
-        principal = await principal_from_basic(svc.access, svc.registry, request, method="token")
+        principal = await principal_from_basic(svc.access, reg, request, method="token")
     except Unauthorized as e:
         return _unauthorized(e.message)
     if principal is None:
-        if not await blocking(svc.access.anonymous_pull_enabled, svc.registry.id):
+        if not await blocking(svc.access.anonymous_pull_enabled, reg.id):
             return _unauthorized("authentication required: anonymous pull is disabled on this registry")
-        principal = await blocking(svc.access.anonymous, svc.registry.id)
+        principal = await blocking(svc.access.anonymous, reg.id)
     offline = params.get("offline_token", "").lower() == "true"
     return await _token_response(request, principal, params.getlist("scope"), offline)
 
@@ -55,7 +55,7 @@ async def token_get(request: Request) -> Response:
 async def token_post(request: Request) -> Response:
     """OAuth2 form: grant_type=password (username, password) or refresh_token (refresh_token)."""
     await throttle_login_attempt(request)
-    svc = services(request)
+    svc, reg = services(request), registry(request)
     form = await request.form()
     grant = str(form.get("grant_type", ""))
     scopes = [str(s) for part in form.getlist("scope") for s in str(part).split(" ") if s]
@@ -64,12 +64,12 @@ async def token_post(request: Request) -> Response:
         if grant == "password":
             username, password = str(form.get("username", "")), str(form.get("password", ""))
             principal = await blocking(lambda: svc.access.authenticate(
-                svc.registry, username, password, method="password", source=source))
+                reg, username, password, method="password", source=source))
             offline = str(form.get("access_type", "")) == "offline"
         elif grant == "refresh_token":
             refresh = str(form.get("refresh_token", ""))
             principal = await blocking(lambda: svc.access.principal_from_refresh_token(
-                svc.registry, refresh, source=source))
+                reg, refresh, source=source))
             offline = False
         else:
             return error_response(400, "UNSUPPORTED", "grant_type must be password or refresh_token",
@@ -101,7 +101,7 @@ async def exchange(request: Request) -> Response:
       when several trust the same issuer and subject.
     """
     await throttle_login_attempt(request)
-    svc = services(request)
+    svc, reg = services(request), registry(request)
     form = await request.form()
     grant = str(form.get("grant_type", "password"))
     source = source_label(request.client)
@@ -109,13 +109,13 @@ async def exchange(request: Request) -> Response:
         if grant == "password":
             username, password = str(form.get("username", "")), str(form.get("password", ""))
             if not username:
-                basic = await principal_from_basic(svc.access, svc.registry, request, method="exchange")
+                basic = await principal_from_basic(svc.access, reg, request, method="exchange")
                 if basic is None:
                     raise Unauthorized("username and password, or Basic credentials, are required")
                 principal = basic
             else:
                 principal = await blocking(lambda: svc.access.authenticate(
-                    svc.registry, username, password, method="exchange", source=source))
+                    reg, username, password, method="exchange", source=source))
         elif grant in ("access_token", TOKEN_EXCHANGE):
             field = "access_token" if grant == "access_token" else "subject_token"
             presented = str(form.get(field, "")).strip()
@@ -126,12 +126,12 @@ async def exchange(request: Request) -> Response:
                 return error_response(400, "UNSUPPORTED", "subject_token_type must name a JWT",
                                       {"subject_token_type": token_type})
             service = str(form.get("service", ""))
-            if service and service != svc.registry.login_server:
+            if service and service != reg.login_server:
                 return error_response(400, "UNSUPPORTED", "service does not name this registry",
                                       {"service": service})
             client_id = str(form.get("client_id", "")) or None
             fed = federation(request)
-            principal = await blocking(lambda: fed.exchange(svc.registry, presented, source=source,
+            principal = await blocking(lambda: fed.exchange(reg, presented, source=source,
                                                             client_id=client_id))
         else:
             return error_response(400, "UNSUPPORTED", "unsupported grant_type", {"grant_type": grant})
@@ -140,7 +140,7 @@ async def exchange(request: Request) -> Response:
             return error_response(401, "UNAUTHORIZED", INVALID, headers=_NO_STORE)
         return _unauthorized(e.message)
     await throttle_login(request, principal)
-    refresh = await blocking(svc.access.issue_refresh_token, svc.registry, principal)
+    refresh = await blocking(svc.access.issue_refresh_token, reg, principal)
     body: dict[str, object] = {"refresh_token": refresh}
     if grant == TOKEN_EXCHANGE:  # RFC 8693's response fields, beside ACR's
         body.update(access_token=refresh, issued_token_type="urn:ietf:params:oauth:token-type:refresh_token",

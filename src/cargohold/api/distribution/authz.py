@@ -11,7 +11,7 @@ from cargohold.core.access import Caller, TokenCaller
 from cargohold.core.errors import Denied, Unauthorized
 from cargohold.core.permissions import DELETE, METADATA_READ, METADATA_WRITE, PULL, PUSH, SIGN
 
-from .context import services
+from .context import registry, services
 
 # The Docker scope actions a client should ask the token endpoint for, per required action.
 DOCKER_ACTIONS = {PULL: "pull", METADATA_READ: "pull", PUSH: "pull,push", SIGN: "pull,push",
@@ -21,9 +21,9 @@ CATALOG_SCOPE = "registry:catalog:*"
 
 def challenge(request: Request, scope: str | None, error: str | None = None) -> str:
     """The WWW-Authenticate value pointing clients at this registry's token endpoint."""
-    svc = services(request)
-    host = request.headers.get("host") or svc.registry.login_server
-    parts = [f'realm="{request.url.scheme}://{host}/oauth2/token"', f'service="{svc.registry.login_server}"']
+    addressed = registry(request)
+    host = request.headers.get("host") or addressed.login_server
+    parts = [f'realm="{request.url.scheme}://{host}/oauth2/token"', f'service="{addressed.login_server}"']
     if scope:
         parts.append(f'scope="{scope}"')
     if error:
@@ -39,9 +39,8 @@ def repository_scope(name: str, actions: tuple[str, ...]) -> str:
 
 async def _caller(request: Request, scope: Callable[[], str | None]) -> tuple[Caller, bool]:
     """`scope` is built only when a challenge is needed: the allowed path (every pull) skips it."""
-    svc = services(request)
     try:
-        return await resolve_caller(svc.access, svc.registry, request)
+        return await resolve_caller(services(request).access, registry(request), request)
     except Unauthorized as e:
         raise Unauthorized(e.message, {"challenge": challenge(request, scope(), "invalid_token")}) from None
 

@@ -12,6 +12,7 @@ from cargohold.core.blobs import BlobService
 from cargohold.core.errors import SizeInvalid
 from cargohold.core.listing import ListingService
 from cargohold.core.manifests import ManifestService
+from cargohold.core.registries import RegistryResolver
 from cargohold.core.uploads import UploadService
 from cargohold.metadata.records import Registry
 
@@ -23,16 +24,29 @@ class Services:
     manifests: ManifestService
     listing: ListingService
     access: AccessService
-    registry: Registry  # the default registry (the only one until registries become resources)
+    registry: Registry  # the default registry (answers every host no registry claims)
+    registries: RegistryResolver
+
+
+_SCOPE_KEY = "cargohold.registry"
 
 
 def services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
+def registry(request: Request) -> Registry:
+    """The registry a request addresses: the one whose login server is its Host, else the default."""
+    found: Registry | None = request.scope.get(_SCOPE_KEY)
+    if found is None:
+        found = services(request).registries.for_host(request.headers.get("host"))
+        request.scope[_SCOPE_KEY] = found
+    return found
+
+
 def registry_id(request: Request) -> int:
-    """The registry a request addresses (one default registry until registries become resources)."""
-    return services(request).registry.id
+    """The id of the registry a request addresses (see `registry`)."""
+    return registry(request).id
 
 
 def content_length(request: Request) -> int | None:

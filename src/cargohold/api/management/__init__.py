@@ -16,7 +16,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cargohold.core.access import AccessService
 from cargohold.core.identities import IdentityService
+from cargohold.core.registries import RegistryResolver
+from cargohold.metadata.generations import Generations
 from cargohold.metadata.records import Registry
+from cargohold.metadata.registry_store import RegistryStore
 
 
 class _Lazy:
@@ -30,18 +33,26 @@ class _Lazy:
         await self._app(scope, receive, send)
 
 
-def management_api(registry: Registry, access: AccessService, *, allow_insecure_issuers: bool = False) -> ASGIApp:
+def management_api(registry: Registry, access: AccessService, *, allow_insecure_issuers: bool = False,
+                   registries: RegistryResolver, registry_store: RegistryStore, generations: Generations) -> ASGIApp:
     """The ASGI app to mount at /api. Changes made through it drop `access`'s cached grants and passwords
     in this worker at once; other workers notice within AccessService's cache lifetime (5 s).
-    `allow_insecure_issuers`: federated credentials may name http://127.0.0.1 or localhost issuers."""
+    `allow_insecure_issuers`: federated credentials may name http://127.0.0.1 or localhost issuers.
+    Each request addresses the registry its Host (or X-Cargohold-Registry header) names."""
 
     def build() -> ASGIApp:
+        from cargohold.core.registries import RegistryService
+        from cargohold.core.usage import LimitGuard
+
         from .app import create_management_app
         from .deps import Management
 
         service = IdentityService(access.store, allow_insecure_issuers=allow_insecure_issuers)
         service.on_change = access.forget
-        return create_management_app(Management(registry, access, service))
+        service.limits = LimitGuard(registry_store, registries.name_of).check
+        operator = RegistryService(registry_store, registries, service, generations,
+                                   on_change=lambda: access.forget(None))
+        return create_management_app(Management(registry, access, service, registries, operator))
 
     return _Lazy(build)
 
@@ -55,6 +66,9 @@ class _ApiMount(Mount):
         self.path_regex = re.compile(self.path_regex.pattern, re.DOTALL)
 
 
-def management_mount(registry: Registry, access: AccessService, *, allow_insecure_issuers: bool = False) -> Mount:
+def management_mount(registry: Registry, access: AccessService, *, allow_insecure_issuers: bool = False,
+                     registries: RegistryResolver, registry_store: RegistryStore, generations: Generations) -> Mount:
     """The route serving the control plane at /api (see `management_api`)."""
-    return _ApiMount("/api", management_api(registry, access, allow_insecure_issuers=allow_insecure_issuers))
+    return _ApiMount("/api", management_api(registry, access, allow_insecure_issuers=allow_insecure_issuers,
+                                            registries=registries, registry_store=registry_store,
+                                            generations=generations))

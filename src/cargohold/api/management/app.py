@@ -11,12 +11,14 @@ from . import (
     errors,
     login_logs,
     models,
+    registries,
     registry,
     retention,
     role_assignments,
     scope_maps,
     service_principals,
     tokens,
+    usage,
     users,
     workload_identities,
 )
@@ -33,7 +35,7 @@ def create_management_app(management: Management) -> FastAPI:
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
                   responses=models.ERROR_RESPONSES)
     modules = (registry, admin_credentials, scope_maps, tokens, role_assignments, users, service_principals,
-               workload_identities, login_logs, retention)
+               workload_identities, login_logs, retention, registries, usage)
     for module in modules:
         app.include_router(module.router)
     app.state.route_table = [route for module in modules for route in module.router.routes]  # for 405's Allow

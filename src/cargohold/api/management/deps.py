@@ -9,21 +9,25 @@ from fastapi.security import HTTPBasic
 
 from cargohold.api.auth.credentials import basic_credentials
 from cargohold.core.access import AccessService, Principal, source_label
-from cargohold.core.errors import Denied, Unauthorized
+from cargohold.core.errors import Denied, NotFound, Unauthorized
 from cargohold.core.identities import IdentityService
 from cargohold.core.permissions import CP_READ, CP_ROLES, CP_WRITE
+from cargohold.core.registries import RegistryResolver, RegistryService
 from cargohold.metadata.records import Registry
 
 LOGIN_METHOD = "management"  # how control-plane sign-ins appear in the login log
+REGISTRY_HEADER = "X-Cargohold-Registry"  # addresses a registry by name (the CLI's -r/--registry)
 
 
 @dataclass(frozen=True, slots=True)
 class Management:
     """What the control plane needs from the composition root."""
 
-    registry: Registry  # the default registry (the only one until registries become resources)
+    registry: Registry  # the default registry (it answers every host no registry claims)
     access: AccessService
     identities: IdentityService
+    registries: RegistryResolver
+    operator: RegistryService  # registries as resources (the operator's endpoints)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,7 @@ class Context:
     registry: Registry
     identities: IdentityService
     principal: Principal
+    registries: RegistryService | None = None
 
 
 class _BasicScheme(HTTPBasic):
@@ -54,18 +59,49 @@ def management(request: Request) -> Management:
     return request.app.state.management  # type: ignore[no-any-return]
 
 
-def authenticate(request: Request, _scheme: None = Security(basic_scheme)) -> Context:
-    """The verified caller (runs in the thread pool: argon2 and the store block)."""
+def addressed_registry(request: Request) -> Registry:
+    """The registry a request addresses: the one `X-Cargohold-Registry` names (the CLI's --registry),
+    else the one whose login server is the Host, else the default registry."""
+    m = management(request)
+    name = request.headers.get(REGISTRY_HEADER)
+    if name is not None:
+        found = m.registries.by_name(name.strip()) if len(name) <= 50 else None
+        if found is None:
+            raise NotFound(f"registry {name[:100]!r} not found (named by {REGISTRY_HEADER})", {"name": name[:100]})
+        return found
+    return m.registries.for_host(request.headers.get("host"))
+
+
+def _sign_in(request: Request, registry: Registry) -> Principal:
     m = management(request)
     credentials = basic_credentials(request)
     if credentials is None:
         raise Unauthorized("HTTP Basic credentials are required")
-    principal = m.access.authenticate(m.registry, credentials[0], credentials[1], method=LOGIN_METHOD,
+    principal = m.access.authenticate(registry, credentials[0], credentials[1], method=LOGIN_METHOD,
                                       source=source_label(request.client))
     if principal.kind in ("token", "anonymous"):
         raise Denied("repository tokens cannot use the control plane; sign in as a user, service principal, "
                      "workload identity or the admin user")
-    return Context(m.registry, m.identities, principal)
+    return principal
+
+
+def authenticate(request: Request, _scheme: None = Security(basic_scheme)) -> Context:
+    """The verified caller of the addressed registry (runs in the thread pool: argon2 and the store block)."""
+    m = management(request)
+    registry = addressed_registry(request)
+    return Context(registry, m.identities, _sign_in(request, registry), m.operator)
+
+
+def operator(request: Request, _scheme: None = Security(basic_scheme)) -> Context:
+    """An operator: an identity with the Owner role on the default registry, signed in against the
+    default registry whatever the Host. `context.registry` is the default registry."""
+    m = management(request)
+    default = m.registries.default
+    context = Context(default, m.identities, _sign_in(request, default), m.operator)
+    if not context.principal.grant.registry_wide(CP_ROLES):
+        raise Denied(f"{context.principal.name} may not manage registries: it needs the Owner role on the "
+                     f"default registry {default.name!r}", {"permission": CP_ROLES})
+    return context
 
 
 def _require(context: Context, permission: str, roles: str) -> Context:

@@ -1,0 +1,121 @@
+"""Usage against a registry's limits (`show-usage`), the count limits, and the hard storage quota.
+
+Storage is counted once per distinct blob in the registry: the metadata store adds a blob's
+size to `storage_used_bytes` in the transaction that first records the blob for the registry
+(a blob mounted or pushed again into another repository adds nothing), and refuses that insert
+when a hard quota would be exceeded. Nothing here walks storage. Blob rows are removed only with
+their registry (garbage collection is future work), so deleting images does not lower usage yet.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cargohold.core import skus
+from cargohold.core.errors import Conflict, Denied
+from cargohold.metadata.records import RegistrySettings
+from cargohold.metadata.registry_store import QuotaExceeded, RegistryStore
+
+# What each count limit is called in messages.
+LIMIT_LABELS = {skus.TOKENS: "tokens", skus.SCOPE_MAPS: "scope maps", skus.WEBHOOKS: "webhooks",
+                skus.REPLICATIONS: "geo-replications", skus.IP_RULES: "IP rules"}
+_QUOTA_CACHE_SECONDS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    name: str
+    limit: int
+    current_value: int
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    rows: list[UsageRow]
+    over_included_bytes: int  # storage used beyond the SKU's included amount (0 when within it)
+
+
+def registry_usage(settings: RegistrySettings, tokens: int, scope_maps: int) -> Usage:
+    """The rows of `az acr show-usage`. Webhooks, replications and IP rules are not built yet: 0 used."""
+    def limit(name: str) -> int:
+        return skus.effective_limit(settings.sku, name, settings.limit_overrides)
+
+    used = settings.storage_used_bytes
+    included = limit(skus.STORAGE_INCLUDED)
+    rows = [UsageRow("Size", included, used, "Bytes")]
+    if settings.storage_quota_bytes is not None:
+        rows.append(UsageRow("StorageQuota", settings.storage_quota_bytes, used, "Bytes"))
+    rows += [
+        UsageRow("Webhooks", limit(skus.WEBHOOKS), 0, "Count"),
+        UsageRow("Geo-replications", limit(skus.REPLICATIONS), 0, "Count"),
+        UsageRow("IPRules", limit(skus.IP_RULES), 0, "Count"),
+        UsageRow("Tokens", limit(skus.TOKENS), tokens, "Count"),
+        UsageRow("ScopeMaps", limit(skus.SCOPE_MAPS), scope_maps, "Count"),
+    ]
+    return Usage(rows, max(0, used - included))
+
+
+def limit_reached(registry_name: str, sku: str, limit: int, name: str) -> Conflict:
+    label = LIMIT_LABELS.get(name, name)
+    return Conflict(f"registry {registry_name!r} ({sku}) has reached its limit of {limit} {label}",
+                    {"limit": name, "value": limit})
+
+
+class LimitGuard:
+    """Refuses creating a token or a user-defined scope map beyond the registry's limit.
+
+    The count and the insert are separate transactions: two creates racing at the limit can both
+    pass (the limit may be exceeded by the number of concurrent creates); a documented trade-off.
+    """
+
+    def __init__(self, store: RegistryStore, name_of: Callable[[int], str]) -> None:
+        self._store = store
+        self._name_of = name_of
+
+    def check(self, registry_id: int, name: str) -> None:
+        settings = self._store.get_settings(registry_id)
+        limit = skus.effective_limit(settings.sku, name, settings.limit_overrides)
+        count = (self._store.count_tokens(registry_id) if name == skus.TOKENS
+                 else self._store.count_user_scope_maps(registry_id))
+        if count >= limit:
+            raise limit_reached(self._name_of(registry_id), settings.sku, limit, name)
+
+
+class StorageQuotaExceeded(Denied):
+    """403 DENIED: a push would take the registry past its hard storage quota."""
+
+
+def quota_denied(registry_name: str, used: int, quota: int, size: int) -> StorageQuotaExceeded:
+    return StorageQuotaExceeded(
+        f"storage quota of registry {registry_name!r} exceeded: {used} bytes used of {quota}; "
+        f"this blob needs {size} more", {"quota": quota, "used": used, "size": size})
+
+
+class QuotaGuard:
+    """The hard quota as the upload path sees it: the room left (cached for a moment, so an
+    upload chunk costs no extra query when the registry has no quota) and the refusal message."""
+
+    def __init__(self, store: RegistryStore, name_of: Callable[[int], str]) -> None:
+        self._store = store
+        self._name_of = name_of
+        self._quotas: dict[int, tuple[float, int | None]] = {}
+
+    def room(self, registry_id: int) -> tuple[int, int] | None:
+        """(bytes used, quota) when the registry has a quota; None when it has none."""
+        hit = self._quotas.get(registry_id)
+        if hit is not None and hit[0] > time.monotonic() and hit[1] is None:
+            return None
+        settings = self._store.get_settings(registry_id)
+        self._quotas[registry_id] = (time.monotonic() + _QUOTA_CACHE_SECONDS, settings.storage_quota_bytes)
+        if settings.storage_quota_bytes is None:
+            return None
+        return settings.storage_used_bytes, settings.storage_quota_bytes
+
+    def refuse(self, registry_id: int, used: int, quota: int, size: int) -> StorageQuotaExceeded:
+        return quota_denied(self._name_of(registry_id), used, quota, size)
+
+    def translate(self, registry_id: int, exc: QuotaExceeded) -> StorageQuotaExceeded:
+        return self.refuse(registry_id, exc.used, exc.quota, exc.size)
