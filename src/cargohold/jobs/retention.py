@@ -44,7 +44,7 @@ def _host_lock(path: Path) -> Iterator[bool]:
 
 
 def _log_deleted(registry: Registry, manifest: DueManifest, days: int) -> None:
-    log.info("retention: deleted untagged manifest %s/%s@%s (registry %r, policy: untagged for more than %d "
+    log.info("deleted untagged manifest %s/%s@%s (registry %r, policy: untagged for more than %d "
              "day(s))", registry.login_server, manifest.repository, manifest.digest, registry.name, days)
 
 
@@ -56,14 +56,26 @@ def sweep_once(store: RetentionStore, lock_path: Path) -> SweepResult | None:
         return sweep(store, _log_deleted)
 
 
+def _ensure_visible() -> None:
+    """Deletions are an operator's record: print them even when nothing has configured the `cargohold`
+    loggers (uvicorn configures only its own), at the level uvicorn runs at (CARGOHOLD_LOG_LEVEL)."""
+    if log.hasHandlers():
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)-9s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.getLogger("uvicorn.error").getEffectiveLevel())
+
+
 def retention_job(metadata: SqlMetadataStore, data_dir: Path, interval: float) -> Job:
+    _ensure_visible()
     store = SqlRetentionStore(metadata)
     lock_path = data_dir / "retention.lock"
 
     async def run() -> SweepResult | None:
         result = await asyncio.to_thread(sweep_once, store, lock_path)
         if result is not None and result.deleted:
-            log.info("retention: deleted %d untagged manifest(s) in %d registr(y/ies)", result.deleted,
+            log.info("sweep deleted %d untagged manifest(s) in %d registry(ies)", result.deleted,
                      result.registries)
         return result
 
