@@ -94,7 +94,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[*auth_routes, *distribution_routes,
                 management_mount(services.registry, services.access,
                                  allow_insecure_issuers=settings.allow_insecure_issuers,
-                                 registries=registries, registry_store=registry_store, generations=generations)],
+                                 registries=registries, registry_store=registry_store, generations=generations,
+                                 services=services)],
         exception_handlers={
             RegistryError: handle_registry_error,
             HTTPException: _http_error,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -20,6 +21,9 @@ from cargohold.core.registries import RegistryResolver
 from cargohold.metadata.generations import Generations
 from cargohold.metadata.records import Registry
 from cargohold.metadata.registry_store import RegistryStore
+
+if TYPE_CHECKING:
+    from cargohold.api.distribution.context import Services
 
 
 class _Lazy:
@@ -34,7 +38,8 @@ class _Lazy:
 
 
 def management_api(registry: Registry, access: AccessService, *, allow_insecure_issuers: bool = False,
-                   registries: RegistryResolver, registry_store: RegistryStore, generations: Generations) -> ASGIApp:
+                   registries: RegistryResolver, registry_store: RegistryStore, generations: Generations,
+                   services: Services | None = None) -> ASGIApp:
     """The ASGI app to mount at /api. Changes made through it drop `access`'s cached grants and passwords
     in this worker at once; other workers notice within AccessService's cache lifetime (5 s).
     `allow_insecure_issuers`: federated credentials may name http://127.0.0.1 or localhost issuers.
@@ -52,7 +57,7 @@ def management_api(registry: Registry, access: AccessService, *, allow_insecure_
         service.limits = LimitGuard(registry_store, registries.name_of).check
         operator = RegistryService(registry_store, registries, service, generations,
                                    on_change=lambda: access.forget(None))
-        return create_management_app(Management(registry, access, service, registries, operator))
+        return create_management_app(Management(registry, access, service, registries, operator, services))
 
     return _Lazy(build)
 
@@ -67,8 +72,9 @@ class _ApiMount(Mount):
 
 
 def management_mount(registry: Registry, access: AccessService, *, allow_insecure_issuers: bool = False,
-                     registries: RegistryResolver, registry_store: RegistryStore, generations: Generations) -> Mount:
+                     registries: RegistryResolver, registry_store: RegistryStore, generations: Generations,
+                     services: Services | None = None) -> Mount:
     """The route serving the control plane at /api (see `management_api`)."""
     return _ApiMount("/api", management_api(registry, access, allow_insecure_issuers=allow_insecure_issuers,
                                             registries=registries, registry_store=registry_store,
-                                            generations=generations))
+                                            generations=generations, services=services))

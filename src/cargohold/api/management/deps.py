@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPBasic
@@ -14,6 +15,9 @@ from cargohold.core.identities import IdentityService
 from cargohold.core.permissions import CP_READ, CP_ROLES, CP_WRITE
 from cargohold.core.registries import RegistryResolver, RegistryService
 from cargohold.metadata.records import Registry
+
+if TYPE_CHECKING:
+    from cargohold.api.distribution.context import Services
 
 LOGIN_METHOD = "management"  # how control-plane sign-ins appear in the login log
 REGISTRY_HEADER = "X-Cargohold-Registry"  # addresses a registry by name (the CLI's -r/--registry)
@@ -28,6 +32,7 @@ class Management:
     identities: IdentityService
     registries: RegistryResolver
     operator: RegistryService  # registries as resources (the operator's endpoints)
+    services: Services | None = None  # the data plane's services (server-side import pushes through them)
 
 
 @dataclass(frozen=True, slots=True)
