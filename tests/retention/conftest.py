@@ -29,7 +29,7 @@ def stores(tmp_path: Path) -> Iterator[Stores]:
         s.metadata.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
     data = tmp_path_factory.mktemp("retention") / "data"
     env = {"CARGOHOLD_OWNER_PASSWORD": OWNER_PASSWORD, "CARGOHOLD_JOB_INTERVAL_SECONDS": JOB_INTERVAL}
@@ -37,7 +37,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]
         yield s
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def owner(server: RegistryServer) -> Iterator[Api]:
     with Api(server.url, "owner", OWNER_PASSWORD) as api:
         yield api
