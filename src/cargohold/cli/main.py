@@ -22,6 +22,7 @@ from cargohold.cli import (
     config_cmd,
     credential,
     identity,
+    import_image,
     keys,
     login,
     logs,
@@ -249,6 +250,7 @@ def _register() -> None:
     app.add_typer(identity.app, name="identity")
     app.add_typer(logs.app, name="logs")
     app.add_typer(keys.app, name="keys")
+    app.command("import")(import_image.import_image)
     app.add_typer(config_cmd.app, name="config")
 
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from . import (
     admin_credentials,
     errors,
+    imports,
     login_logs,
     models,
     registries,
@@ -35,7 +36,7 @@ def create_management_app(management: Management) -> FastAPI:
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
                   responses=models.ERROR_RESPONSES)
     modules = (registry, admin_credentials, scope_maps, tokens, role_assignments, users, service_principals,
-               workload_identities, login_logs, retention, registries, usage)
+               workload_identities, login_logs, retention, registries, usage, imports)
     for module in modules:
         app.include_router(module.router)
     app.state.route_table = [route for module in modules for route in module.router.routes]  # for 405's Allow

@@ -1,0 +1,102 @@
+"""The source registries the import tests copy from (started by tests/imports/conftest.py)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from support import IN_CI, RegistryServer
+
+
+class DistributionServer(RegistryServer):
+    """`docker-registry serve` with a config of its own (no authentication)."""
+
+    def start(self, timeout: float = 30.0) -> None:
+        binary = shutil.which("docker-registry")
+        if binary is None:
+            if IN_CI:
+                pytest.fail("docker-registry (CNCF Distribution) is not installed (CI must install it)")
+            pytest.skip("docker-registry (CNCF Distribution) is not installed")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self.data_dir.parent / f"{self.data_dir.name}-distribution.yml"
+        config.write_text(
+            "version: 0.1\n"
+            "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
+            "storage:\n"
+            f"  filesystem:\n    rootdirectory: {self.data_dir}\n"
+            "  delete:\n    enabled: true\n"
+            "  cache:\n    blobdescriptor: inmemory\n"
+            f"http:\n  addr: {self.host}\n  secret: cargohold-import-tests\n"
+        )
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        self.proc = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"docker-registry exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/v2/", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("docker-registry did not start")
+
+
+class Liar:
+    """A uvicorn thread serving a fixed set of manifests and blobs, some of them lies."""
+
+    def __init__(self) -> None:
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import Response
+        from starlette.routing import Route
+
+        self.manifests: dict[str, tuple[bytes, str]] = {}  # "repo:ref" -> (body, content type)
+        self.blobs: dict[str, bytes] = {}  # "repo@digest" -> bytes served (whatever the digest says)
+        self.blob_requests: list[str] = []
+
+        async def ping(_request: Request) -> Response:
+            return Response(b"{}", media_type="application/json")
+
+        async def manifest(request: Request) -> Response:
+            key = f"{request.path_params['name']}:{request.path_params['ref']}"
+            if key not in self.manifests:
+                return Response(b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}', status_code=404)
+            body, ctype = self.manifests[key]
+            return Response(body, media_type=ctype)
+
+        async def blob(request: Request) -> Response:
+            key = f"{request.path_params['name']}@{request.path_params['digest']}"
+            self.blob_requests.append(key)
+            if key not in self.blobs:
+                return Response(b'{"errors":[{"code":"BLOB_UNKNOWN"}]}', status_code=404)
+            return Response(self.blobs[key], media_type="application/octet-stream")
+
+        self.app = Starlette(routes=[
+            Route("/v2/", ping),
+            Route("/v2/{name:path}/manifests/{ref}", manifest),
+            Route("/v2/{name:path}/blobs/{digest}", blob),
+        ])
+
+    def serve(self, port: int) -> Iterator[Liar]:
+        import uvicorn
+
+        server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning",
+                                               lifespan="off"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        try:
+            yield self
+        finally:
+            server.should_exit = True
+            thread.join(10)
