@@ -7,9 +7,11 @@ import hashlib
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from clienttools import Clients
 from mgmttools import OWNER_PASSWORD, Api, Registry
 from retentiontools import server_sql
 
@@ -150,3 +152,25 @@ def test_days_keep_recent_untagged_manifests(server: RegistryServer, owner: Api,
         assert pusher.exists(repo, untagged)
     finally:
         owner.patch("/registry/retention", {"status": "disabled", "days": 7})
+
+
+@pytest.mark.clients
+def test_skopeo_sees_the_removed_digest_gone_and_the_tag_intact(server: RegistryServer, owner: Api,
+                                                                 pusher: Pusher, tmp_path: Path) -> None:
+    repo = "retention/skopeo"
+    old = pusher.image(repo, "old", "v1")
+    current = pusher.image(repo, "current", "v1")
+    clients = Clients(tmp_path / "clients", server)
+    try:
+        owner.patch("/registry/retention", {"status": "enabled", "days": 0})
+        try:
+            assert wait_for(lambda: not pusher.exists(repo, old))
+        finally:
+            owner.patch("/registry/retention", {"status": "disabled", "days": 7})
+        gone = clients.skopeo("inspect", "--raw", "--tls-verify=false", "--creds", clients.creds,
+                              clients.ref(repo, digest=old), check=False)
+        assert gone.returncode != 0 and "manifest unknown" in gone.stderr.lower(), gone.stderr
+        assert digest_of(clients.inspect_raw(clients.ref(repo, "v1"))) == current
+        assert digest_of(clients.inspect_raw(clients.ref(repo, digest=current))) == current
+    finally:
+        clients.close()
