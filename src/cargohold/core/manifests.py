@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cargohold.core import attributes
 from cargohold.core.access import Caller
 from cargohold.core.blocking import blocking
 from cargohold.core.digests import Digest, is_digest
@@ -20,7 +21,7 @@ from cargohold.core.fact_cache import FactCache
 from cargohold.core.manifest_format import parse_manifest
 from cargohold.core.names import validate_repository_name, validate_tag
 from cargohold.core.permissions import PUSH
-from cargohold.metadata.generations import REMOVALS, TAGS, Generations
+from cargohold.metadata.generations import ATTRIBUTES, REMOVALS, TAGS, Generations
 from cargohold.metadata.records import ManifestRecord, NewManifest
 from cargohold.metadata.store import MetadataStore
 
@@ -39,12 +40,21 @@ def _known_tag_form(reference: str) -> None:
         raise ManifestUnknown(detail={"reference": reference}) from None
 
 
+def _readable(repository: str, reference: str, found: ManifestRecord) -> ManifestRecord:
+    attributes.check_read(repository, reference, found.repository_read, found.tag_read, found.manifest_read,
+                          found.digest)
+    return found
+
+
 class ManifestService:
     def __init__(self, metadata: MetadataStore, generations: Generations, cache_entries: int = 5_000) -> None:
         self.metadata = metadata
-        # Pulls are mostly repeats: serve them from memory while no tag moved and nothing was removed.
-        self._by_tag: FactCache[ManifestRecord] = FactCache(generations, (TAGS, REMOVALS), cache_entries)
-        self._by_digest: FactCache[ManifestRecord] = FactCache(generations, (REMOVALS,), cache_entries)
+        # Pulls are mostly repeats: serve them from memory while no tag moved, nothing was removed and no
+        # attribute changed (records carry their readEnabled locks, so a lock is seen by every worker at once).
+        self._by_tag: FactCache[ManifestRecord] = FactCache(generations, (TAGS, REMOVALS, ATTRIBUTES), cache_entries)
+        self._by_digest: FactCache[ManifestRecord] = FactCache(generations, (REMOVALS, ATTRIBUTES), cache_entries)
+        # The repository locks of blob reads and uploads (the data plane's blob handlers ask here).
+        self.locks = attributes.RepositoryLocks(metadata, generations)
 
     async def put(
         self, registry_id: int, repository: str, reference: str, body: bytes, content_type: str | None,
@@ -90,7 +100,7 @@ class ManifestService:
         key = (registry_id, repository, reference)
         cached = cache.get(key)  # only valid names are ever cached
         if cached is not None:
-            return cached
+            return _readable(repository, reference, cached)
         validate_repository_name(repository)
         stamp = cache.stamp()
         if by_digest:
@@ -103,10 +113,11 @@ class ManifestService:
             await self._raise_unknown(registry_id, repository, reference)
         assert found is not None
         cache.put(key, found, stamp)
-        return found
+        return _readable(repository, reference, found)
 
     async def delete(self, registry_id: int, repository: str, reference: str) -> None:
-        """By digest: the manifest and its tags. By tag: only the tag (distribution-spec v1.1)."""
+        """By digest: the manifest and its tags. By tag: only the tag (distribution-spec v1.1).
+        The store refuses (Denied) what a lock or a write-once rule protects."""
         validate_repository_name(repository)
         if is_digest(reference):
             Digest.parse(reference)

@@ -20,6 +20,10 @@ class ManifestRecord:
     media_type: str
     size: int
     content: bytes
+    # readEnabled of the repository, of the tag the manifest was asked for by (True by digest), of the manifest
+    repository_read: bool = True
+    tag_read: bool = True
+    manifest_read: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cargohold.core import attributes as locks
+from cargohold.core import tag_rules
 from cargohold.metadata import schema as t
 from cargohold.metadata.generations import REMOVALS, TAGS, Generations, LocalGenerations
-from cargohold.metadata.records import ManifestRecord, NewManifest, ReferrerRecord, Registry, UploadRecord
+from cargohold.metadata.records import (
+    Attributes,
+    ManifestRecord,
+    NewManifest,
+    ReferrerRecord,
+    Registry,
+    UploadRecord,
+)
 from cargohold.metadata.registry_store import QuotaExceeded
 
 
@@ -27,6 +36,23 @@ def now() -> datetime:
 
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+ATTRIBUTE_NAMES = ("write_enabled", "delete_enabled", "read_enabled", "list_enabled")
+
+
+def _attribute_columns(table: sa.Table) -> list[sa.Column[Any]]:
+    """A table's changeable attributes, in Attributes' field order."""
+    return [table.c[name] for name in ATTRIBUTE_NAMES]
+
+
+def attributes_of(values: Sequence[Any]) -> Attributes:
+    """Attributes from four values in Attributes' field order."""
+    return Attributes(*(bool(v) for v in values))
+
+
+def _manifest_record(row: Sequence[Any]) -> ManifestRecord:
+    return ManifestRecord(row[0], row[1], row[2], bytes(row[3]), bool(row[4]), bool(row[5]), bool(row[6]))
 
 
 def create_engine(url: str) -> sa.Engine:
@@ -169,8 +195,10 @@ class SqlMetadataStore:
             .where(rb.c.repository_id == p("repo_id"), rb.c.digest.in_(p("digests", expanding=True))))
         self._q_ref_manifests = sa.select(m.c.digest, m.c.size).where(
             m.c.repository_id == p("repo_id"), m.c.digest.in_(p("digests", expanding=True)))
+        # Pulls carry the readEnabled locks along: still one indexed query per manifest GET/HEAD.
         self._q_manifest_by_tag = (
-            sa.select(m.c.digest, m.c.media_type, m.c.size, m.c.content)
+            sa.select(m.c.digest, m.c.media_type, m.c.size, m.c.content, r.c.read_enabled, tg.c.read_enabled,
+                      m.c.read_enabled)
             .select_from(r.join(tg, tg.c.repository_id == r.c.id).join(
                 m, sa.and_(m.c.repository_id == tg.c.repository_id, m.c.digest == tg.c.digest)))
             .where(r.c.registry_id == p("registry_id"), r.c.name == p("name"), tg.c.name == p("tag"))
@@ -188,11 +216,25 @@ class SqlMetadataStore:
         self._q_references_insert = self.insert(t.manifest_references).on_conflict_do_nothing()
         ins = self.insert(tg).values(registry_id=p("registry_id"), repository_id=p("repo_id"), name=p("tag"),
                                       digest=p("digest"), created_at=p("ts"), updated_at=p("ts"))
+        # A tag moves only when unlocked; a row left as it was is read back to tell why (put_manifest).
         self._q_tag_upsert = ins.on_conflict_do_update(
             index_elements=[tg.c.repository_id, tg.c.name],
             set_={"digest": ins.excluded.digest, "updated_at": ins.excluded.updated_at},
-            where=tg.c.digest != ins.excluded.digest,
+            where=sa.and_(tg.c.digest != ins.excluded.digest, tg.c.write_enabled == sa.true()),
         )
+        self._q_tag_insert_once = ins.on_conflict_do_nothing()  # write-once tags: the first push wins
+        self._q_tag_row = sa.select(tg.c.digest, *_attribute_columns(tg)).where(
+            tg.c.repository_id == p("repo_id"), tg.c.name == p("tag")).with_for_update()
+        self._q_repo_lock = sa.select(r.c.id).where(r.c.id == p("repo_id")).with_for_update()
+        self._q_repo_touch_attributes = sa.update(r).where(r.c.id == p("repo_id")).values(
+            updated_at=p("ts")).returning(*_attribute_columns(r))
+        self._q_manifest_row = sa.select(*_attribute_columns(m)).where(
+            m.c.repository_id == p("repo_id"), m.c.digest == p("digest")).with_for_update()
+        self._q_tags_of_manifest = sa.select(tg.c.name, *_attribute_columns(tg)).where(
+            tg.c.repository_id == p("repo_id"), tg.c.digest == p("digest")).order_by(tg.c.name).with_for_update()
+        ir = t.tag_immutability_rules
+        self._q_tag_rules = sa.select(ir.c.id, ir.c.repository, ir.c.pattern).where(
+            ir.c.registry_id == p("registry_id")).order_by(ir.c.created_at, ir.c.id)
 
     def _prepare_statements(self) -> None:
         """The statements of the per-request paths (blob HEAD/GET, uploads, blob commits, manifest reads)."""
@@ -366,7 +408,8 @@ class SqlMetadataStore:
 
     def list_repositories(self, registry_id: int, last: str | None, limit: int | None) -> list[str]:
         r = t.repositories
-        q = sa.select(r.c.name).where(r.c.registry_id == registry_id).order_by(r.c.name)
+        q = sa.select(r.c.name).where(r.c.registry_id == registry_id, r.c.list_enabled == sa.true()).order_by(
+            r.c.name)
         if last:
             q = q.where(r.c.name > last)
         if limit is not None:
@@ -488,9 +531,13 @@ class SqlMetadataStore:
         return found
 
     def put_manifest(self, registry_id: int, repository: str, manifest: NewManifest, tag: str | None) -> None:
+        """Store a manifest (and point `tag` at it) in one transaction that also checks the repository's
+        and the tag's locks and the write-once rules (core/attributes.py, core/tag_rules.py)."""
         ts = now()
         with self.write() as conn:
             repo_id = self._repository_id(conn, registry_id, repository, create=True)
+            assert repo_id is not None
+            locks.check_push(repository, self.touch_repository_in(conn, repo_id, ts))
             conn.execute(self._q_manifest_upsert, {
                 "registry_id": registry_id, "repo_id": repo_id, "digest": manifest.digest,
                 "media_type": manifest.media_type, "artifact_type": manifest.artifact_type,
@@ -504,56 +551,122 @@ class SqlMetadataStore:
             if refs:
                 conn.execute(self._q_references_insert, refs)
             if tag is not None:
-                conn.execute(self._q_tag_upsert, {"registry_id": registry_id, "repo_id": repo_id, "tag": tag,
-                                                  "digest": manifest.digest, "ts": ts})
-            self._touch_repository(conn, repo_id)  # type: ignore[arg-type]
+                self._put_tag(conn, registry_id, repository, repo_id, tag, manifest.digest, ts)
         if tag is not None:
             self.generations.bump(TAGS)
 
+    def _put_tag(self, conn: sa.Connection, registry_id: int, repository: str, repo_id: int, tag: str,
+                 digest: str, ts: datetime) -> None:
+        params = {"registry_id": registry_id, "repo_id": repo_id, "tag": tag, "digest": digest, "ts": ts}
+        rules = self.tag_rules_in(conn, registry_id)
+        protected = tag_rules.protecting(rules, repository, tag)
+        if protected is not None:
+            # Insert-if-absent, then compare: of racing pushes to a write-once tag exactly one inserts
+            # (on PostgreSQL the others wait on the unique key, then find its committed row).
+            if conn.execute(self._q_tag_insert_once, params).rowcount:
+                return
+            row = conn.execute(self._q_tag_row, params).one()
+            tag_rules.check_move([protected], repository, tag, row[0], digest)
+            return
+        if conn.execute(self._q_tag_upsert, params).rowcount:
+            return  # created or moved
+        row = conn.execute(self._q_tag_row, params).one()  # it names this digest already, or is locked
+        locks.check_tag_move(repository, tag, attributes_of(row[1:]), row[0], digest)
+
+    def _lock_repository(self, conn: sa.Connection, repo_id: int) -> None:
+        """Row locks in one order everywhere (the repository, then its tags and manifests), so a delete and a
+        push of the same repository never deadlock on PostgreSQL (a no-op on SQLite: the write lock is held)."""
+        conn.execute(self._q_repo_lock, {"repo_id": repo_id})
+
+    def touch_repository_in(self, conn: sa.Connection, repo_id: int, ts: datetime) -> Attributes:
+        """Mark a repository updated and return its attributes, in one statement of a write transaction:
+        the row stays locked until the transaction ends, so a concurrent attribute change either waits
+        for it or is seen by it."""
+        row = conn.execute(self._q_repo_touch_attributes, {"repo_id": repo_id, "ts": ts}).one()
+        return attributes_of(row)
+
+    def tag_rules_in(self, conn: sa.Connection, registry_id: int) -> list[tag_rules.Rule]:
+        return [tag_rules.Rule(row[0], row[1], row[2])
+                for row in conn.execute(self._q_tag_rules, {"registry_id": registry_id})]
+
+    def repository_attributes(self, registry_id: int, repository: str) -> Attributes | None:
+        """A repository's attributes, or None when it does not exist."""
+        r = t.repositories
+        q = sa.select(*_attribute_columns(r)).where(r.c.registry_id == registry_id, r.c.name == repository)
+        with self.read() as conn:
+            row = conn.execute(q).first()
+        return attributes_of(row) if row is not None else None
+
     def _manifest_query(self) -> sa.Select[Any]:
         m, r = t.manifests, t.repositories
-        return sa.select(m.c.digest, m.c.media_type, m.c.size, m.c.content).select_from(
-            r.join(m, m.c.repository_id == r.c.id))
+        return sa.select(m.c.digest, m.c.media_type, m.c.size, m.c.content, r.c.read_enabled, sa.true(),
+                         m.c.read_enabled).select_from(r.join(m, m.c.repository_id == r.c.id))
 
     def get_manifest_by_tag(self, registry_id: int, repository: str, tag: str) -> ManifestRecord | None:
         with self._fast_read() as cur:
             row = cur.one(self._p_manifest_by_tag, {"registry_id": registry_id, "name": repository, "tag": tag})
-        return ManifestRecord(row[0], row[1], row[2], bytes(row[3])) if row else None
+        return _manifest_record(row) if row else None
 
     def get_manifest_by_digest(self, registry_id: int, repository: str, digest: str) -> ManifestRecord | None:
         with self._fast_read() as cur:
             row = cur.one(self._p_manifest_by_digest,
                           {"registry_id": registry_id, "name": repository, "digest": digest})
-        return ManifestRecord(row[0], row[1], row[2], bytes(row[3])) if row else None
+        return _manifest_record(row) if row else None
 
     def delete_manifest(self, registry_id: int, repository: str, digest: str) -> bool:
-        m, mr, tg = t.manifests, t.manifest_references, t.tags
+        return self.delete_image(registry_id, repository, digest) is not None
+
+    def delete_image(self, registry_id: int, repository: str, digest: str) -> list[str] | None:
+        """Delete a manifest and every tag naming it; the tags deleted, or None when there was no such
+        manifest. Refused (Denied) when the manifest or one of those tags is locked or write-once."""
         with self.write() as conn:
             repo_id = self._repository_id(conn, registry_id, repository, create=False)
             if repo_id is None:
-                return False
-            deleted = conn.execute(sa.delete(m).where(m.c.repository_id == repo_id, m.c.digest == digest)).rowcount
-            if not deleted:
-                return False
-            conn.execute(sa.delete(tg).where(tg.c.repository_id == repo_id, tg.c.digest == digest))
-            conn.execute(sa.delete(mr).where(mr.c.repository_id == repo_id, mr.c.manifest_digest == digest))
+                return None
+            self._lock_repository(conn, repo_id)
+            tags = self.remove_manifest_in(conn, registry_id, repository, repo_id, digest)
+            if tags is None:
+                return None
             self._touch_repository(conn, repo_id)
         self.generations.bump(REMOVALS)
         self.generations.bump(TAGS)
-        return True
+        return tags
+
+    def remove_manifest_in(self, conn: sa.Connection, registry_id: int, repository: str, repo_id: int,
+                           digest: str) -> list[str] | None:
+        """delete_image's work inside a write transaction (the caller bumps REMOVALS and TAGS)."""
+        m, mr, tg = t.manifests, t.manifest_references, t.tags
+        params = {"repo_id": repo_id, "digest": digest}
+        row = conn.execute(self._q_manifest_row, params).first()
+        if row is None:
+            return None
+        tags = [(r[0], attributes_of(r[1:])) for r in conn.execute(self._q_tags_of_manifest, params)]
+        locks.check_manifest_delete(repository, digest, attributes_of(row), tags)
+        names = [name for name, _ in tags]
+        if names:
+            tag_rules.check_delete(self.tag_rules_in(conn, registry_id), repository, names)
+        conn.execute(sa.delete(m).where(m.c.repository_id == repo_id, m.c.digest == digest))
+        conn.execute(sa.delete(tg).where(tg.c.repository_id == repo_id, tg.c.digest == digest))
+        conn.execute(sa.delete(mr).where(mr.c.repository_id == repo_id, mr.c.manifest_digest == digest))
+        return names
 
     def delete_tag(self, registry_id: int, repository: str, tag: str) -> bool:
+        """Untag; refused (Denied) when the tag is locked or write-once."""
         tg = t.tags
         with self.write() as conn:
             repo_id = self._repository_id(conn, registry_id, repository, create=False)
             if repo_id is None:
                 return False
-            deleted = conn.execute(sa.delete(tg).where(tg.c.repository_id == repo_id, tg.c.name == tag)).rowcount
-            if deleted:
-                self._touch_repository(conn, repo_id)
-        if deleted:
-            self.generations.bump(TAGS)
-        return bool(deleted)
+            self._lock_repository(conn, repo_id)
+            row = conn.execute(self._q_tag_row, {"repo_id": repo_id, "tag": tag}).first()
+            if row is None:
+                return False
+            locks.check_tag_delete(repository, tag, attributes_of(row[1:]))
+            tag_rules.check_delete(self.tag_rules_in(conn, registry_id), repository, [tag])
+            conn.execute(sa.delete(tg).where(tg.c.repository_id == repo_id, tg.c.name == tag))
+            self._touch_repository(conn, repo_id)
+        self.generations.bump(TAGS)
+        return True
 
     def list_tags(self, registry_id: int, repository: str, last: str | None, limit: int | None) -> list[str] | None:
         tg = t.tags
@@ -561,7 +674,8 @@ class SqlMetadataStore:
             repo_id = self._repository_id(conn, registry_id, repository, create=False)
             if repo_id is None:
                 return None
-            q = sa.select(tg.c.name).where(tg.c.repository_id == repo_id).order_by(tg.c.name)
+            q = sa.select(tg.c.name).where(tg.c.repository_id == repo_id, tg.c.list_enabled == sa.true()).order_by(
+                tg.c.name)
             if last:
                 q = q.where(tg.c.name > last)
             if limit is not None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from cargohold.metadata.records import ManifestRecord, NewManifest, ReferrerRecord, Registry, UploadRecord
+from cargohold.metadata.records import (
+    Attributes,
+    ManifestRecord,
+    NewManifest,
+    ReferrerRecord,
+    Registry,
+    UploadRecord,
+)
 
 
 class MetadataStore(Protocol):
@@ -15,7 +22,10 @@ class MetadataStore(Protocol):
 
     # repositories
     def repository_exists(self, registry_id: int, repository: str) -> bool: ...
-    def list_repositories(self, registry_id: int, last: str | None, limit: int | None) -> list[str]: ...
+    def list_repositories(self, registry_id: int, last: str | None, limit: int | None) -> list[str]:
+        """Names in lexical order, leaving out repositories whose listEnabled is false."""
+
+    def repository_attributes(self, registry_id: int, repository: str) -> Attributes | None: ...
 
     # blobs
     def repository_blob_size(self, registry_id: int, repository: str, digest: str) -> int | None: ...
@@ -48,10 +58,18 @@ class MetadataStore(Protocol):
     def put_manifest(self, registry_id: int, repository: str, manifest: NewManifest, tag: str | None) -> None: ...
     def get_manifest_by_tag(self, registry_id: int, repository: str, tag: str) -> ManifestRecord | None: ...
     def get_manifest_by_digest(self, registry_id: int, repository: str, digest: str) -> ManifestRecord | None: ...
-    def delete_manifest(self, registry_id: int, repository: str, digest: str) -> bool: ...
-    def delete_tag(self, registry_id: int, repository: str, tag: str) -> bool: ...
+    def delete_manifest(self, registry_id: int, repository: str, digest: str) -> bool:
+        """Delete a manifest and its tags; Denied when a lock or a write-once rule forbids it."""
+
+    def delete_image(self, registry_id: int, repository: str, digest: str) -> list[str] | None:
+        """delete_manifest, returning the tags deleted (None: no such manifest)."""
+
+    def delete_tag(self, registry_id: int, repository: str, tag: str) -> bool:
+        """Untag; Denied when the tag is locked or write-once."""
+
     def list_tags(self, registry_id: int, repository: str, last: str | None, limit: int | None) -> list[str] | None:
-        """Tags in lexical order; None when the repository does not exist."""
+        """Tags in lexical order, leaving out those whose listEnabled is false; None when the repository
+        does not exist."""
 
     def list_referrers(
         self, registry_id: int, repository: str, subject: str, artifact_type: str | None

@@ -14,10 +14,12 @@ from . import (
     models,
     registries,
     registry,
+    repositories,
     retention,
     role_assignments,
     scope_maps,
     service_principals,
+    tag_rules,
     tokens,
     usage,
     users,
@@ -36,7 +38,7 @@ def create_management_app(management: Management) -> FastAPI:
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
                   responses=models.ERROR_RESPONSES)
     modules = (registry, admin_credentials, scope_maps, tokens, role_assignments, users, service_principals,
-               workload_identities, login_logs, retention, registries, usage, imports)
+               workload_identities, login_logs, retention, registries, usage, imports, repositories, tag_rules)
     for module in modules:
         app.include_router(module.router)
     app.state.route_table = [route for module in modules for route in module.router.routes]  # for 405's Allow

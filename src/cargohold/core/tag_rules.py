@@ -1,0 +1,96 @@
+"""Write-once tags (beyond ACR): immutability rules and what they protect.
+
+A rule has a scope — `""` (every repository of the registry), a repository name, or `prefix/*`
+(every repository below `prefix/`) — and a regular expression matched against the WHOLE tag
+(`re.fullmatch`). A tag some rule matches is write-once: it may be created, and re-pushed with the
+digest it already names, but never moved to another digest, untagged, nor deleted with its manifest or
+its repository. The store applies `protecting` inside the push's transaction (the tag row is inserted
+with ON CONFLICT DO NOTHING and the stored digest compared), so of two racing pushes to a protected tag
+exactly one wins.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from cargohold.core.errors import Denied, InvalidArgument
+from cargohold.core.permissions import matches, validate_pattern
+
+MAX_PATTERN = 255
+MAX_DESCRIPTION = 255
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """What the store hands back for the checks: the rule's id, scope and pattern."""
+
+    id: str
+    repository: str
+    pattern: str
+
+
+def validate_rule(pattern: str, repository: str, description: str) -> tuple[str, str, str]:
+    """A rule as given, checked: the pattern compiles and is ≤255 characters; the scope is "", a valid
+    repository name or `prefix/*`; the description ≤255 characters."""
+    if not pattern or len(pattern) > MAX_PATTERN:
+        raise InvalidArgument(f"pattern must be 1 to {MAX_PATTERN} characters", {"pattern": pattern[:300]})
+    try:
+        re.compile(pattern)
+    except re.error as e:
+        raise InvalidArgument(f"pattern {pattern!r} is not a valid regular expression: {e}",
+                              {"pattern": pattern}) from None
+    if repository in ("*",):
+        raise InvalidArgument("repository '*' is the whole registry: leave it empty", {"repository": repository})
+    if repository:
+        try:
+            validate_pattern(repository)
+        except ValueError:
+            raise InvalidArgument(f"invalid repository {repository!r}: use a name or 'prefix/*'",
+                                  {"repository": repository}) from None
+    if len(description) > MAX_DESCRIPTION:
+        raise InvalidArgument(f"description must be at most {MAX_DESCRIPTION} characters")
+    return pattern, repository, description
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except re.error:  # stored before validation existed: protects nothing rather than failing pushes
+        return None
+
+
+def in_scope(scope: str, repository: str) -> bool:
+    return scope == "" or matches(scope, repository)
+
+
+def protecting(rules: Iterable[Rule], repository: str, tag: str) -> Rule | None:
+    """The first rule that makes `tag` in `repository` write-once, or None."""
+    for rule in rules:
+        if in_scope(rule.repository, repository):
+            compiled = _compiled(rule.pattern)
+            if compiled is not None and compiled.fullmatch(tag):
+                return rule
+    return None
+
+
+def refusal(rule: Rule, repository: str, tag: str, what: str) -> Denied:
+    """`what`: moved | deleted — named in the message with the rule."""
+    return Denied(f"tag '{tag}' in repository '{repository}' is write-once (tag rule {rule.id}: "
+                  f"pattern '{rule.pattern}'); it cannot be {what}",
+                  {"kind": "tag", "name": tag, "repository": repository, "rule": rule.id})
+
+
+def check_move(rules: Iterable[Rule], repository: str, tag: str, current: str, pushed: str) -> None:
+    if current != pushed and (rule := protecting(rules, repository, tag)) is not None:
+        raise refusal(rule, repository, tag, "moved to another digest")
+
+
+def check_delete(rules: Iterable[Rule], repository: str, tags: Iterable[str]) -> None:
+    rules = list(rules)
+    for name in tags:
+        if (rule := protecting(rules, repository, name)) is not None:
+            raise refusal(rule, repository, name, "deleted or untagged")
