@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -179,3 +181,29 @@ def test_the_service_validates_and_applies_the_sku_rule(stores: Stores) -> None:
         service.update(r, status="enabled")
     assert service.update(r, days=30).days == 30  # settings may change while the policy is off
     assert service.show(r).enabled is False
+
+
+def test_a_push_in_flight_when_the_sweep_deletes_wins(stores: Stores) -> None:
+    """The real race: a push's transaction (manifest row upserted, tag inserted) is open while the sweep's
+    delete runs. The delete waits for it (SQLite: the write lock; PostgreSQL: the manifest's row lock) and
+    then sees the tag. The push here keeps the old `updated_at`, so only the tag check can save it."""
+    s = stores
+    m = manifest("in-flight")
+    push(s, m)
+    limit = cutoff(datetime.now(UTC), 0)
+    candidates = s.retention.due_manifests(s.registry.id, limit, None, 10)
+    repo_id = candidates[0].repository_id
+    result: list[list[DueManifest]] = []
+    with s.metadata.write() as conn:  # the push
+        conn.execute(sa.text("UPDATE manifests SET size = size WHERE digest = :d"), {"d": m.digest})
+        conn.execute(sa.text("INSERT INTO tags (registry_id, repository_id, name, digest, created_at, updated_at) "
+                             "VALUES (:r, :repo, 'pinned', :d, :t, :t)"),
+                     {"r": s.registry.id, "repo": repo_id, "d": m.digest, "t": limit - timedelta(days=1)})
+        sweeper = threading.Thread(target=lambda: result.append(
+            s.retention.delete_if_due(s.registry.id, candidates, limit)))
+        sweeper.start()
+        time.sleep(0.5)
+        assert sweeper.is_alive()  # waiting for the push to finish
+    sweeper.join(30)
+    assert result == [[]]
+    assert exists(s, m.digest)
