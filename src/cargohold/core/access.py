@@ -120,7 +120,8 @@ class AccessService:
         self._salt = os.urandom(16)
         self._passwords: dict[tuple[int, str, bytes], tuple[float, str]] = {}
         self._principals: dict[str, tuple[float, Principal]] = {}
-        self._tokens: dict[str, TokenCaller] = {}
+        # Verified access tokens by (registry id, token): a token is only ever good at the registry it names.
+        self._tokens: dict[tuple[int, str], TokenCaller] = {}
         self._anonymous: dict[int, tuple[float, Principal]] = {}
 
     # --- principals -------------------------------------------------------------------------
@@ -290,7 +291,7 @@ class AccessService:
         return self.principal(identity)
 
     def caller_from_access_token(self, registry: Registry, token: str) -> TokenCaller:
-        cached = self._tokens.get(token)
+        cached = self._tokens.get((registry.id, token))
         if cached is not None and cached.expires > time.time() and self.keys.has(cached.key_id):
             return cached
         try:
@@ -315,7 +316,7 @@ class AccessService:
                              str(jwt.get_unverified_header(token).get("kid", "")))
         if len(self._tokens) > 10_000:
             self._tokens.clear()
-        self._tokens[token] = caller
+        self._tokens[(registry.id, token)] = caller
         return caller
 
 

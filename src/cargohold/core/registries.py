@@ -304,6 +304,6 @@ class RegistryService:
 def _check_quota(value: Any) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidArgument("storageQuotaBytes must be a non-negative integer or null",
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= skus.MAX_VALUE:
+        raise InvalidArgument(f"storageQuotaBytes must be an integer from 0 to {skus.MAX_VALUE}, or null",
                               {"storageQuotaBytes": str(value)[:100]})

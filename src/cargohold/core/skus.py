@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from cargohold.core.errors import InvalidArgument
 
 GIB = 1024**3
+MAX_VALUE = 2**63 - 1  # the largest figure the database stores (limits, quotas, byte counts)
 
 BASIC = "Basic"
 STANDARD = "Standard"
@@ -84,8 +85,8 @@ def validate_overrides(overrides: Mapping[str, object]) -> dict[str, int]:
         if name not in LIMIT_UNITS and name not in RATE_LIMITS:
             known = ", ".join([*LIMIT_UNITS, *RATE_LIMITS])
             raise InvalidArgument(f"unknown limit {name!r}: known limits are {known}", {"limit": name})
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise InvalidArgument(f"limit {name!r} must be a non-negative integer", {"limit": name})
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_VALUE:
+            raise InvalidArgument(f"limit {name!r} must be an integer from 0 to {MAX_VALUE}", {"limit": name})
         clean[name] = value
     return clean
 

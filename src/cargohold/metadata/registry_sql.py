@@ -21,6 +21,10 @@ _REGISTRY_TABLES = (
 )
 
 
+# Names of deleted registries' rows: registry names are letters and digits only, so none starts so.
+_TOMBSTONE = "~deleted~"
+
+
 class SqlRegistryStore:
     def __init__(self, metadata: SqlMetadataStore) -> None:
         self._m = metadata
@@ -29,7 +33,7 @@ class SqlRegistryStore:
     def list_registries(self) -> list[tuple[Registry, datetime]]:
         r = t.registries
         with self._m.read() as conn:
-            rows = conn.execute(sa.select(r).order_by(r.c.name)).all()
+            rows = conn.execute(sa.select(r).where(~r.c.name.startswith(_TOMBSTONE)).order_by(r.c.name)).all()
         return [(Registry(row.id, row.name, row.login_server), _utc(row.created_at)) for row in rows]
 
     def _check_free(self, conn: sa.Connection, name: str | None, login_server: str | None,
@@ -76,11 +80,16 @@ class SqlRegistryStore:
             raise Conflict(f"login server {login_server!r} is taken", {"loginServer": login_server}) from None
 
     def delete_registry(self, registry_id: int) -> bool:
+        """Every row carrying the registry goes; its `registries` row stays as a tombstone (no name or
+        login server a registry could have) so that its id is never given to another registry: SQLite
+        would reuse the highest id, and workers cache facts by registry id for a few seconds."""
+        r = t.registries
         with self._m.write() as conn:
             for name in _REGISTRY_TABLES:
                 table = t.metadata.tables[name]
                 conn.execute(sa.delete(table).where(table.c.registry_id == registry_id))
-            return conn.execute(sa.delete(t.registries).where(t.registries.c.id == registry_id)).rowcount > 0
+            return conn.execute(sa.update(r).where(r.c.id == registry_id, ~r.c.name.startswith(_TOMBSTONE)).values(
+                name=f"{_TOMBSTONE}{registry_id}", login_server=f"{_TOMBSTONE}{registry_id}")).rowcount > 0
 
     def get_settings(self, registry_id: int) -> RegistrySettings:
         return self._access.get_settings(registry_id)
