@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -55,12 +55,14 @@ class Liar:
     def __init__(self) -> None:
         from starlette.applications import Starlette
         from starlette.requests import Request
-        from starlette.responses import Response
+        from starlette.responses import Response, StreamingResponse
         from starlette.routing import Route
 
         self.manifests: dict[str, tuple[bytes, str]] = {}  # "repo:ref" -> (body, content type)
         self.blobs: dict[str, bytes] = {}  # "repo@digest" -> bytes served (whatever the digest says)
         self.blob_requests: list[str] = []
+        self.slow: dict[str, bytes] = {}  # "repo@digest" -> bytes served 64 KiB every 10 ms
+        self.finished: dict[str, str] = {}  # "repo@digest" of a slow blob -> "sent" | "cut" (the reader left)
 
         async def ping(_request: Request) -> Response:
             return Response(b"{}", media_type="application/json")
@@ -75,6 +77,9 @@ class Liar:
         async def blob(request: Request) -> Response:
             key = f"{request.path_params['name']}@{request.path_params['digest']}"
             self.blob_requests.append(key)
+            if key in self.slow:
+                return StreamingResponse(self._trickle(key, self.slow[key]), media_type="application/octet-stream",
+                                         headers={"Content-Length": str(len(self.slow[key]))})
             if key not in self.blobs:
                 return Response(b'{"errors":[{"code":"BLOB_UNKNOWN"}]}', status_code=404)
             return Response(self.blobs[key], media_type="application/octet-stream")
@@ -84,6 +89,18 @@ class Liar:
             Route("/v2/{name:path}/manifests/{ref}", manifest),
             Route("/v2/{name:path}/blobs/{digest}", blob),
         ])
+
+    async def _trickle(self, key: str, data: bytes) -> AsyncIterator[bytes]:
+        import asyncio
+
+        outcome = "cut"
+        try:
+            for start in range(0, len(data), 65536):
+                yield data[start:start + 65536]
+                await asyncio.sleep(0.01)
+            outcome = "sent"
+        finally:
+            self.finished[key] = outcome
 
     def serve(self, port: int) -> Iterator[Liar]:
         import uvicorn

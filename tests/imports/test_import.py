@@ -4,6 +4,7 @@ skopeo to populate the sources and to pull the result back, and the NDJSON progr
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -345,3 +346,38 @@ def test_a_lying_source_is_refused_and_nothing_is_written(registry: RegistryServ
     for digest in (sha256(config), sha256(good), sha256(honest)):  # not even the blobs that were honest
         assert blob_status(registry, target, digest) == 404
     assert storage_used(registry) == usage_before
+
+
+def test_a_client_that_leaves_mid_stream_stops_the_import(registry: RegistryServer, liar: tuple[Liar, str]) -> None:
+    """The import stops, its pending uploads go, and the connection to the source is closed."""
+    fake, host = liar
+    layer = random_bytes(unique("slow"), 24 << 20)  # ~4 s at the liar's trickle
+    config = canonical({"architecture": "amd64", "os": "linux", "seed": unique("slow")})
+    src = unique("slow/app")
+    manifest = canonical({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                          "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                     "digest": sha256(config), "size": len(config)},
+                          "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                                      "digest": sha256(layer), "size": len(layer)}]})
+    fake.manifests[f"{src}:v1"] = (manifest, OCI_MANIFEST)
+    fake.blobs[f"{src}@{sha256(config)}"] = config
+    key = f"{src}@{sha256(layer)}"
+    fake.slow[key] = layer
+    uploads = registry.data_dir / "storage" / "uploads"
+    before = set(uploads.iterdir()) if uploads.exists() else set()
+    target = unique("imported/left")
+    with httpx.Client(base_url=registry.url, auth=registry.basic_auth, timeout=60) as http, \
+            http.stream("POST", "/api/import", json={"source": f"http://{host}/{src}:v1",
+                                                     "targetTags": [f"{target}:v1"]}) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if json.loads(line)["event"] == "progress":
+                break  # leave while the layer is streaming
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and (key not in fake.finished or
+                                           (uploads.exists() and set(uploads.iterdir()) - before)):
+        time.sleep(0.1)
+    assert fake.finished.get(key) == "cut"  # the server hung up on the source before the end
+    assert not (set(uploads.iterdir()) - before if uploads.exists() else set())  # no upload left behind
+    assert tags(registry, target) is None
+    assert blob_status(registry, target, sha256(config)) == 404

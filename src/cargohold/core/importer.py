@@ -39,6 +39,7 @@ PROGRESS_EVERY = 8 << 20  # a progress event per this many bytes of one blob
 MAX_MANIFESTS = 1000  # manifests one import may copy (an index's children plus referrers)
 
 Event = dict[str, Any]
+_RUNNING: set[asyncio.Future[None]] = set()  # imports in progress (strong references)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,15 +175,19 @@ class ImportJob:
         """start, blob/progress per blob, manifest per manifest, then done or error (always last)."""
         queue: asyncio.Queue[Event | None] = asyncio.Queue()
         task = asyncio.ensure_future(self._run(queue.put_nowait))
+        _RUNNING.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(_RUNNING.discard)
         try:
             while (event := await queue.get()) is not None:
                 yield event
         finally:
+            # The reader left (or failed): stop the copy. Its own cleanup (pending uploads, the source
+            # connection) runs in the task; shield it, or the server's repeated cancellation of this
+            # request would be forwarded into the task and cut that cleanup short.
             if not task.done():
                 task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-            await self._client.close()
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(task)
 
     async def _run(self, emit: Callable[[Event | None], None]) -> None:
         try:
@@ -205,6 +210,7 @@ class ImportJob:
             emit({"event": "error", "code": "UNKNOWN", "message": f"import failed: {type(exc).__name__}"})
         finally:
             await self._cancel_pending()
+            await self._client.close()
             emit(None)
 
     async def _fetch_blobs(self, emit: Callable[[Event | None], None]) -> None:
