@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from clienttools import Clients
+from clitools import Cli
 from mgmttools import Api
 from ociimages import Layout, make_layer, random_bytes
 from regtools import Created, create_registry
@@ -118,6 +120,14 @@ def test_usage_counts_each_distinct_blob_once(tmp_path: Path, operator: Api, ops
             assert rows["Size"]["currentValue"] == total and rows["Size"]["unit"] == "Bytes"
             assert rows["Size"]["limit"] == 100 * 1024**3  # Standard includes 100 GiB
             assert "StorageQuota" not in rows
+            # Past the included storage (an override makes it small): reported, and warned about by the CLI.
+            operator.patch(f"/registries/{localhost_registry.name}",
+                           {"limitOverrides": {"storage_included_bytes": 1000}})
+            report = operator.get(f"/registries/{localhost_registry.name}/usage")
+            assert report["storageOverIncludedBytes"] == total - 1000
+            shown = Cli(tmp_path / "cli", ops_registry).run("show-usage", "-n", localhost_registry.name, "-o", "table")
+            assert shown.returncode == 0 and re.search(rf"Size\s+1000\s+{total}\s+Bytes", shown.stdout), str(shown)
+            assert shown.stderr == f"warning: storage exceeds the SKU's included amount by {total - 1000} bytes\n"
     finally:
         clients.close()
 
