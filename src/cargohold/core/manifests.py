@@ -70,6 +70,8 @@ class ManifestService:
         else:
             tag = validate_tag(reference)
         parsed = parse_manifest(body, content_type, algorithm)
+        # Early, from the per-worker cache, for a clear answer; the store checks again inside the write.
+        await self.locks.check_writable(registry_id, repository)
         signatures_only = caller is not None and not caller.allows(repository, PUSH)
         if signatures_only and parsed.subject is None:
             raise Denied("this identity may only push artifacts that refer to a subject (signatures)")

@@ -221,8 +221,8 @@ class SqlMetadataStore:
             index_elements=[tg.c.repository_id, tg.c.name],
             set_={"digest": ins.excluded.digest, "updated_at": ins.excluded.updated_at},
             where=sa.and_(tg.c.digest != ins.excluded.digest, tg.c.write_enabled == sa.true()),
-        )
-        self._q_tag_insert_once = ins.on_conflict_do_nothing()  # write-once tags: the first push wins
+        ).returning(tg.c.name)  # a row back = created or moved (rowcount is not reliable for upserts)
+        self._q_tag_insert_once = ins.on_conflict_do_nothing().returning(tg.c.name)  # write-once: first push wins
         self._q_tag_row = sa.select(tg.c.digest, *_attribute_columns(tg)).where(
             tg.c.repository_id == p("repo_id"), tg.c.name == p("tag")).with_for_update()
         self._q_repo_lock = sa.select(r.c.id).where(r.c.id == p("repo_id")).with_for_update()
@@ -563,12 +563,12 @@ class SqlMetadataStore:
         if protected is not None:
             # Insert-if-absent, then compare: of racing pushes to a write-once tag exactly one inserts
             # (on PostgreSQL the others wait on the unique key, then find its committed row).
-            if conn.execute(self._q_tag_insert_once, params).rowcount:
+            if conn.execute(self._q_tag_insert_once, params).first() is not None:
                 return
             row = conn.execute(self._q_tag_row, params).one()
             tag_rules.check_move([protected], repository, tag, row[0], digest)
             return
-        if conn.execute(self._q_tag_upsert, params).rowcount:
+        if conn.execute(self._q_tag_upsert, params).first() is not None:
             return  # created or moved
         row = conn.execute(self._q_tag_row, params).one()  # it names this digest already, or is locked
         locks.check_tag_move(repository, tag, attributes_of(row[1:]), row[0], digest)
