@@ -163,10 +163,8 @@ def tags(server: RegistryServer, repo: str) -> list[str] | None:
 
 
 def storage_used(server: RegistryServer) -> Any:
-    """The registry's storage usage row from /api/usage, or None where that endpoint does not exist."""
+    """The registry's usage rows (`az acr show-usage`)."""
     with httpx.Client(base_url=server.url, auth=server.basic_auth, timeout=30) as http:
-        r = http.get("/api/usage")
-    if r.status_code == 404:
-        return None
+        r = http.get("/api/registry/usage")
     assert r.status_code == 200, (r.status_code, r.text)
     return r.json()

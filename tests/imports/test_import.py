@@ -381,3 +381,72 @@ def test_a_client_that_leaves_mid_stream_stops_the_import(registry: RegistryServ
     assert not (set(uploads.iterdir()) - before if uploads.exists() else set())  # no upload left behind
     assert tags(registry, target) is None
     assert blob_status(registry, target, sha256(config)) == 404
+
+
+def _api(server: RegistryServer, method: str, path: str, body: object = None, expect: int = 200) -> object:
+    with httpx.Client(base_url=server.url, auth=server.basic_auth, timeout=30) as http:
+        r = http.request(method, path, json=body)
+    assert r.status_code == expect, (method, path, r.status_code, r.text)
+    return r.json() if r.content else None
+
+
+def test_locks_and_write_once_rules_refuse_before_anything_is_copied(
+        registry: RegistryServer, distribution: DistributionServer) -> None:
+    src = unique("locked")
+    with httpx.Client(base_url=distribution.url, timeout=60) as http:
+        one, _, _ = simple_image(http, src, "one", unique("lock1"))
+        two, _, _ = simple_image(http, src, "two", unique("lock2"))
+    source_two = f"http://{distribution.host}/{src}:two"
+
+    # A tag with writeEnabled false cannot be moved, not even with force.
+    repo = unique("imported/taglock")
+    imported(registry, f"http://{distribution.host}/{src}:one", f"{repo}:release")
+    _api(registry, "PATCH", f"/api/repositories/{repo}/_tags/release", {"writeEnabled": False})
+    refused = call_import(registry, source_two, f"{repo}:release", force=True)
+    assert refused.status == 403 and refused.error["code"] == "DENIED", refused
+    assert "release" in refused.error["message"] and "locked" in refused.error["message"], refused
+    assert _digest_of(registry, repo, "release") == one
+    assert blob_status(registry, repo, sha256(b"x")) == 404
+
+    # A repository with writeEnabled false takes nothing.
+    locked_repo = unique("imported/repolock")
+    imported(registry, f"http://{distribution.host}/{src}:one", f"{locked_repo}:old")
+    _api(registry, "PATCH", f"/api/repositories/{locked_repo}", {"writeEnabled": False})
+    for target in (f"{locked_repo}:new", locked_repo):
+        refused = call_import(registry, source_two, target)
+        assert refused.status == 403 and locked_repo in refused.error["message"], refused
+    assert tags(registry, locked_repo) == ["old"]
+    assert manifest_bytes(registry, locked_repo, two)[0] == 404
+
+    # A write-once tag is pushed once; force does not move it.
+    once = unique("imported/once")
+    rule = _api(registry, "POST", "/api/tag-rules", {"pattern": r"^v\d+$", "repository": once}, expect=201)
+    imported(registry, f"http://{distribution.host}/{src}:one", f"{once}:v1")
+    refused = call_import(registry, source_two, f"{once}:v1", force=True)
+    assert refused.status == 403 and "write-once" in refused.error["message"], refused
+    assert _digest_of(registry, once, "v1") == one
+    imported(registry, source_two, f"{once}:latest")  # a tag the rule does not match moves freely
+    assert isinstance(rule, dict)
+
+
+def test_the_hard_storage_quota_refuses_an_import_and_leaves_usage_unchanged(
+        fresh_registry: RegistryServer, distribution: DistributionServer) -> None:
+    src = unique("quota")
+    with httpx.Client(base_url=distribution.url, timeout=60) as http:
+        small, _, _ = simple_image(http, src, "small", unique("q1"), layer_size=1000)
+        simple_image(http, src, "big", unique("q2"), layer_size=200_000)
+    name = _api(fresh_registry, "GET", "/api/registry")["name"]  # type: ignore[index]
+    imported(fresh_registry, f"http://{distribution.host}/{src}:small", "quota/app:small")
+    used = _api(fresh_registry, "GET", f"/api/registries/{name}")["storageUsedBytes"]  # type: ignore[index]
+    _api(fresh_registry, "PATCH", f"/api/registries/{name}", {"storageQuotaBytes": used + 50_000})
+    time.sleep(2.2)  # the upload path caches "no quota" for 2 s (core/usage.py)
+    usage_before = storage_used(fresh_registry)
+
+    result = call_import(fresh_registry, f"http://{distribution.host}/{src}:big", "quota/app:big")
+    assert result.status == 403, result
+    assert result.error["code"] == "DENIED" and "quota" in result.error["message"], result
+    assert storage_used(fresh_registry) == usage_before
+    assert tags(fresh_registry, "quota/app") == ["small"]
+    assert _digest_of(fresh_registry, "quota/app", "small") == small
+    uploads = fresh_registry.data_dir / "storage" / "uploads"
+    assert not list(uploads.iterdir())

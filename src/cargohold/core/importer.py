@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cargohold.core import attributes, tag_rules
 from cargohold.core.blobs import BlobService
 from cargohold.core.blocking import blocking
 from cargohold.core.digests import Digest, is_digest
@@ -31,6 +32,8 @@ from cargohold.core.manifest_format import DOCKER_SCHEMA1, OCI_INDEX, ParsedMani
 from cargohold.core.manifests import ManifestService
 from cargohold.core.names import validate_repository_name, validate_tag
 from cargohold.core.uploads import UploadService
+from cargohold.metadata.records import Attributes
+from cargohold.metadata.repository_store import RepositoryStore
 from cargohold.metadata.store import MetadataStore
 
 log = logging.getLogger("cargohold.import")
@@ -94,11 +97,13 @@ class ImportPlan:
 
 class ImportService:
     def __init__(self, metadata: MetadataStore, blobs: BlobService, uploads: UploadService,
-                 manifests: ManifestService, source_timeout: float = 30.0) -> None:
+                 manifests: ManifestService, repositories: RepositoryStore | None = None,
+                 source_timeout: float = 30.0) -> None:
         self.metadata = metadata
         self.blobs = blobs
         self.uploads = uploads
         self.manifests = manifests
+        self.repositories = repositories  # tag locks and write-once rules, checked before copying
         self.source_timeout = source_timeout
 
     async def prepare(self, registry_id: int, request: ImportRequest) -> ImportJob:
@@ -113,26 +118,59 @@ class ImportService:
         try:
             await client.ping()
             plan = await _resolve(client, source, request.include_referrers)
-            await self._check_tags(registry_id, targets, plan.top.digest, request.force)
+            await self._check_targets(registry_id, targets, plan.top.digest, request.force)
             for digest in plan.blobs:
                 if await blocking(self.metadata.blob_size, registry_id, digest) is not None:
                     plan.present.add(digest)
+            await self._check_quota(registry_id, plan)
         except BaseException:
             await client.close()
             raise
         return ImportJob(self, registry_id, source, targets, plan, client)
 
-    async def _check_tags(self, registry_id: int, targets: tuple[Target, ...], digest: str, force: bool) -> None:
-        """Without force, a target tag may only be new or already point at the imported image."""
-        if force:
-            return
+    async def _check_targets(self, registry_id: int, targets: tuple[Target, ...], digest: str, force: bool
+                             ) -> None:
+        """Refuse now what storing the manifests would refuse later (the store checks again, atomically):
+        a write-locked repository or tag, a write-once tag (403, naming the lock or rule); and, without
+        force, a tag that points at another image (409)."""
+        rules: list[tag_rules.Rule] | None = None
         for target in targets:
+            await self.manifests.locks.check_writable(registry_id, target.repository)
             if target.tag is None:
                 continue
-            current = await blocking(self.metadata.get_manifest_by_tag, registry_id, target.repository, target.tag)
-            if current is not None and current.digest != digest:
-                raise Conflict(f"target tag {target} already points at {current.digest}; "
-                               "import with force to move it", {"tag": str(target), "digest": current.digest})
+            current = await self._current(registry_id, target)
+            if current is None or current[0] == digest:
+                continue
+            if current[1] is not None:
+                attributes.check_tag_move(target.repository, target.tag, current[1], current[0], digest)
+            if self.repositories is not None:
+                if rules is None:
+                    rules = [tag_rules.Rule(r.id, r.repository, r.pattern)
+                             for r in await blocking(self.repositories.tag_rules, registry_id)]
+                tag_rules.check_move(rules, target.repository, target.tag, current[0], digest)
+            if not force:
+                raise Conflict(f"target tag {target} already points at {current[0]}; import with force to move it",
+                               {"tag": str(target), "digest": current[0]})
+
+    async def _check_quota(self, registry_id: int, plan: ImportPlan) -> None:
+        """The blobs to download must fit the hard storage quota as a whole (403 naming it): blobs are
+        committed one by one, and the commit-time check alone would let the first few in."""
+        guard = self.uploads.quota
+        if guard is None:
+            return
+        room = await blocking(guard.room, registry_id)
+        needed = sum(size for digest, size in plan.blobs.items() if digest not in plan.present)
+        if room is not None and room[0] + needed > room[1]:
+            raise guard.refuse(registry_id, room[0], room[1], needed)
+
+    async def _current(self, registry_id: int, target: Target) -> tuple[str, Attributes | None] | None:
+        """The digest a target tag names now (and the tag's attributes when they are known), or None."""
+        assert target.tag is not None
+        if self.repositories is not None:
+            info = await blocking(self.repositories.tag, registry_id, target.repository, target.tag)
+            return None if info is None else (info.digest, info.attributes)
+        record = await blocking(self.metadata.get_manifest_by_tag, registry_id, target.repository, target.tag)
+        return None if record is None else (record.digest, None)
 
 
 class _Pending:

@@ -21,6 +21,7 @@ from cargohold.core.importer import ImportJob, ImportRequest, ImportService
 
 from . import models
 from .deps import Context, management, writer
+from .repositories import repository_service
 
 router = APIRouter(tags=["import"])
 NDJSON = "application/x-ndjson"
@@ -56,7 +57,8 @@ def importer(request: Request) -> ImportService:
         if services is None:
             raise Unsupported("import is unavailable: this server's control plane was built without the "
                               "data plane's services")
-        service = ImportService(services.uploads.metadata, services.blobs, services.uploads, services.manifests)
+        service = ImportService(services.uploads.metadata, services.blobs, services.uploads, services.manifests,
+                                repository_service(request).store)
         app_state.importer = service
     return service
 
