@@ -26,10 +26,13 @@ from cargohold.cli import (
     keys,
     login,
     logs,
+    manifest,
     registry,
+    repository,
     role,
     scope_map,
     sp,
+    tag_rule,
     token,
     user,
 )
@@ -250,6 +253,9 @@ def _register() -> None:
     app.add_typer(identity.app, name="identity")
     app.add_typer(logs.app, name="logs")
     app.add_typer(keys.app, name="keys")
+    app.add_typer(repository.app, name="repository")
+    app.add_typer(manifest.app, name="manifest")
+    app.add_typer(tag_rule.app, name="tag-rule")
     app.command("import")(import_image.import_image)
     app.add_typer(config_cmd.app, name="config")
 
