@@ -73,3 +73,20 @@ def test_enabling_needs_the_premium_sku(server: RegistryServer, owner: Api) -> N
 def test_the_openapi_document_lists_both_operations(owner: Api) -> None:
     paths = owner.get("/openapi.json")["paths"]
     assert {"get", "patch"} <= set(paths["/registry/retention"])
+
+
+def test_a_downgrade_from_premium_is_refused_while_the_policy_is_on(owner: Api) -> None:
+    name = owner.get("/registry")["name"]
+    owner.patch("/registry/retention", {"status": "enabled", "days": 30})
+    try:
+        error = owner.error("PATCH", f"/registries/{name}", {"sku": "Standard"}, status=409)
+        assert "retention policy" in error["message"], error
+        assert owner.get("/registry")["sku"] == "Premium"
+    finally:
+        owner.patch("/registry/retention", {"status": "disabled", "days": 7})
+    try:
+        assert owner.patch(f"/registries/{name}", {"sku": "Standard"})["sku"] == "Standard"
+        refused = owner.error("PATCH", "/registry/retention", {"status": "enabled"}, status=409)
+        assert "Premium SKU" in refused["message"]
+    finally:
+        owner.patch(f"/registries/{name}", {"sku": "Premium"})
