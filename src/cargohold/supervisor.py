@@ -33,11 +33,26 @@ def worker_socket(reserved: socket.socket) -> socket.socket:
     return sock
 
 
+def configure_logging(level: str) -> None:
+    """Send the `cargohold.*` loggers (jobs, retention deletions, imports) to stderr at the configured
+    level, formatted like uvicorn's lines; uvicorn configures only its own loggers."""
+    import logging
+
+    root = logging.getLogger("cargohold")
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)-9s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level.upper())
+    root.propagate = False
+
+
 def run_worker(reserved: socket.socket) -> None:
     from uvicorn import Config, Server
 
     sock = worker_socket(reserved)
     settings = json.loads(os.environ[RESOLVED_ENV])
+    configure_logging(settings["log_level"])
     config = Config(
         "cargohold.app:create_app", factory=True, log_level=settings["log_level"],
         access_log=settings["access_log"], loop="uvloop", http="httptools",

@@ -56,19 +56,7 @@ def sweep_once(store: RetentionStore, lock_path: Path) -> SweepResult | None:
         return sweep(store, _log_deleted)
 
 
-def _ensure_visible() -> None:
-    """Deletions are an operator's record: print them even when nothing has configured the `cargohold`
-    loggers (uvicorn configures only its own), at the level uvicorn runs at (CARGOHOLD_LOG_LEVEL)."""
-    if log.hasHandlers():
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)-9s %(name)s: %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.getLogger("uvicorn.error").getEffectiveLevel())
-
-
 def retention_job(metadata: SqlMetadataStore, data_dir: Path, interval: float) -> Job:
-    _ensure_visible()
     store = SqlRetentionStore(metadata)
     lock_path = data_dir / "retention.lock"
 
