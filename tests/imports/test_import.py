@@ -13,6 +13,8 @@ import pytest
 from clienttools import Clients
 from importservers import DistributionServer, Liar
 from importtools import (
+    DOCKER_LIST,
+    DOCKER_MANIFEST,
     OCI_INDEX,
     OCI_MANIFEST,
     blob_status,
@@ -450,3 +452,35 @@ def test_the_hard_storage_quota_refuses_an_import_and_leaves_usage_unchanged(
     assert _digest_of(fresh_registry, "quota/app", "small") == small
     uploads = fresh_registry.data_dir / "storage" / "uploads"
     assert not list(uploads.iterdir())
+
+
+def test_docker_schema2_image_and_manifest_list(
+        registry: RegistryServer, distribution: DistributionServer, dist_clients: Clients,
+        target_clients: Clients, tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "src")
+    amd = layout.image([make_layer({"amd": random_bytes("docker-amd", 6000)})], arch="amd64")
+    arm = layout.image([make_layer({"arm": random_bytes("docker-arm", 7000)})], arch="arm64")
+    layout.index([amd, arm], ref="list")
+    src = unique("docker/list")
+    digest = _push(dist_clients, layout.path, "list", src, "v2s2", "--all", "--format", "v2s2")
+    status, top = _source_manifest(distribution, src, "v2s2")
+    assert status == 200 and json.loads(top)["mediaType"] == DOCKER_LIST
+
+    target = unique("imported/docker")
+    result = imported(registry, f"http://{distribution.host}/{src}:v2s2", f"{target}:v2s2")
+    assert result.last["digest"] == digest and result.events[0]["manifests"] == 3
+    assert {e["mediaType"] for e in result.of("manifest")} == {DOCKER_LIST, DOCKER_MANIFEST}
+    assert manifest_bytes(registry, target, "v2s2") == (200, top)
+    for child in json.loads(top)["manifests"]:
+        status, body = _source_manifest(distribution, src, child["digest"])
+        assert manifest_bytes(registry, target, child["digest"]) == (200, body)
+    out = tmp_path / "pulled"
+    target_clients.skopeo("copy", "--all", "--src-tls-verify=false", "--src-creds", target_clients.creds,
+                          target_clients.ref(target, "v2s2"), f"dir:{out}")
+    assert (out / "manifest.json").read_bytes() == top
+
+
+def _source_manifest(server: DistributionServer, repo: str, reference: str) -> tuple[int, bytes]:
+    accept = ", ".join([DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST])
+    r = httpx.get(f"{server.url}/v2/{repo}/manifests/{reference}", headers={"Accept": accept}, timeout=30)
+    return r.status_code, r.content
