@@ -83,3 +83,31 @@ def test_import_shows_a_progress_bar_on_a_terminal(
     assert proc.wait(30) == 0, (stdout, seen)
     assert b"importing 1 manifest(s), 2 blob(s)" in seen, seen[-2000:]
     assert digest.encode() in stdout
+
+
+def test_import_into_another_registry_with_registry_option(
+        tmp_path: Path, registry: RegistryServer, distribution: DistributionServer) -> None:
+    """`-r NAME` addresses a registry by name: the image lands there and nowhere else."""
+    src = unique("cli/other")
+    with httpx.Client(base_url=distribution.url, timeout=60) as http:
+        digest, _, _ = simple_image(http, src, "v1", unique("other"))
+    name = unique("imp").replace("-", "")
+    with httpx.Client(base_url=registry.url, auth=registry.basic_auth, timeout=30) as http:
+        r = http.post("/api/registries", json={"name": name, "loginServer": f"{name}.example:443", "sku": "Premium"})
+        assert r.status_code == 201, r.text
+        owner = r.json()["ownerCredentials"]
+    try:
+        cli = _cli(tmp_path, registry)
+        result = cli.json("-r", name, "--username", owner["username"], "--password", owner["password"],
+                          "import", "--source", f"http://{distribution.host}/{src}:v1", "--image", "team/app:v1")
+        assert result["digest"] == digest
+        headers = {"X-Cargohold-Registry": name}
+        with httpx.Client(base_url=registry.url, timeout=30,
+                          auth=httpx.BasicAuth(owner["username"], owner["password"])) as http:
+            r = http.get("/api/repositories/team/app/_tags", headers=headers)
+            assert r.status_code == 200 and [t["name"] for t in r.json()] == ["v1"], r.text
+        with httpx.Client(base_url=registry.url, auth=registry.basic_auth, timeout=30) as http:
+            assert http.get("/api/repositories/team/app").status_code == 404  # not in the default registry
+    finally:
+        with httpx.Client(base_url=registry.url, auth=registry.basic_auth, timeout=30) as http:
+            http.delete(f"/api/registries/{name}")

@@ -110,7 +110,10 @@ def import_image(
     httpx = load_httpx()
     result: dict[str, Any] | None = None
     try:
-        with api.http.stream("POST", "/api/import", json=body, headers={"Accept": "application/x-ndjson"},
+        headers = {"Accept": "application/x-ndjson"}
+        if api.registry:
+            headers[client.REGISTRY_HEADER] = api.registry  # -r/--registry, as ApiClient.request sends it
+        with api.http.stream("POST", "/api/import", json=body, headers=headers,
                              timeout=httpx.Timeout(client.TIMEOUT_SECONDS, read=STREAM_TIMEOUT)) as response:
             if response.status_code != 200:
                 response.read()
