@@ -77,7 +77,9 @@ def parse_source(text: str) -> SourceRef:
     host, slash, rest = raw.partition("/")
     if not slash or not rest:
         raise InvalidArgument(f"source {text!r} must be host[:port]/repository[:tag|@digest]", {"source": text})
-    if not (_HOST.match(host) and ("." in host or ":" in host or host == "localhost")):
+    port = host.rpartition(":")[2] if _HOST.match(host) and not host.endswith("]") else ""
+    if not (_HOST.match(host) and ("." in host or ":" in host or host == "localhost")) or (
+            port.isdigit() and not 0 < int(port) < 65536):
         raise InvalidArgument(
             f"source {text!r} names no registry host; give it as host[:port]/repository[:tag|@digest] "
             "(for Docker Hub: registry-1.docker.io/library/alpine:3.20)", {"source": text})
@@ -183,7 +185,7 @@ class SourceClient:
                 finally:
                     await response.aclose()
                 return
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._unreachable(exc) from None
 
     async def _authenticate(self, header: str) -> None:
@@ -206,7 +208,7 @@ class SourceClient:
         auth = httpx.BasicAuth(self._username, self._password or "") if self._username is not None else None
         try:
             answer = await self._http.get(params["realm"], params=query, auth=auth)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._unreachable(exc) from None
         if answer.status_code in (401, 403):
             raise SourceError(f"the source registry {self.ref.host} refused the "
