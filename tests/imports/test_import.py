@@ -484,3 +484,42 @@ def _source_manifest(server: DistributionServer, repo: str, reference: str) -> t
     accept = ", ".join([DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST])
     r = httpx.get(f"{server.url}/v2/{repo}/manifests/{reference}", headers={"Accept": accept}, timeout=30)
     return r.status_code, r.content
+
+
+def _honest(fake: Liar, repo: str) -> tuple[str, bytes, bytes]:
+    layer = random_bytes(unique("layer"), 30_000)
+    config = canonical({"architecture": "amd64", "os": "linux", "seed": unique("cfg")})
+    manifest = canonical({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                          "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                     "digest": sha256(config), "size": len(config)},
+                          "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                                      "digest": sha256(layer), "size": len(layer)}]})
+    fake.manifests[f"{repo}:v1"] = (manifest, OCI_MANIFEST)
+    fake.blobs[f"{repo}@{sha256(config)}"] = config
+    fake.blobs[f"{repo}@{sha256(layer)}"] = layer
+    return sha256(manifest), manifest, layer
+
+
+def test_plain_basic_challenges_and_redirected_blobs(registry: RegistryServer, liar: tuple[Liar, str]) -> None:
+    fake, host = liar
+    repo = unique("basic/app")
+    digest, manifest, _ = _honest(fake, repo)
+    source = f"http://{host}/{repo}:v1"
+    for extra, text in (({}, "requires a username and password"),
+                        ({"username": "puller", "password": "wrong"}, "refused the credentials")):
+        refused = call_import(registry, source, f"{unique('imported/basic')}:v1", **extra)
+        assert refused.status == 400 and text in refused.error["message"], refused
+    target = unique("imported/basic")
+    result = imported(registry, source, f"{target}:v1", username="puller", password="s3cret")
+    assert result.last["digest"] == digest and manifest_bytes(registry, target, "v1") == (200, manifest)
+
+    # A blob GET answered with a redirect (as registries backed by object stores do) is followed.
+    repo = unique("redirect/app")
+    digest, manifest, layer = _honest(fake, repo)
+    before = len(fake.storage_requests)
+    target = unique("imported/redirect")
+    result = imported(registry, f"http://{host}/{repo}:v1", f"{target}:v1")
+    assert len(fake.storage_requests) - before == 2  # both blobs came from the redirect's target
+    assert result.last["bytes"] == result.events[0]["bytes"]
+    assert manifest_bytes(registry, target, "v1") == (200, manifest)
+    assert blob_status(registry, target, sha256(layer)) == 200
