@@ -173,13 +173,13 @@ class ImportService:
         return None if record is None else (record.digest, None)
 
 
+@dataclass(frozen=True, slots=True)
 class _Pending:
     """A blob streamed into an upload that is not committed yet."""
 
-    def __init__(self, digest: str, size: int, upload_id: str) -> None:
-        self.digest = digest
-        self.size = size
-        self.upload_id = upload_id
+    digest: str
+    size: int
+    upload_id: str
 
 
 class ImportJob:
