@@ -436,6 +436,40 @@ class RegistryServer:
         self.stop()
         self.start()
 
+class DistributionServer(RegistryServer):
+    """CNCF Distribution (Debian's `docker-registry serve`, no authentication) behind RegistryServer's
+    interface: the reference registry for the client tests, and a source registry for the import tests."""
+
+    reference = True
+
+    def start(self, timeout: float = 30.0) -> None:
+        binary = require_tool("docker-registry")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self.data_dir.parent / f"{self.data_dir.name}-distribution.yml"
+        config.write_text(
+            "version: 0.1\n"
+            "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
+            "storage:\n"
+            f"  filesystem:\n    rootdirectory: {self.data_dir}\n"
+            "  delete:\n    enabled: true\n"
+            "  cache:\n    blobdescriptor: inmemory\n"
+            f"http:\n  addr: {self.host}\n"
+            "  secret: cargohold-tests\n"  # upload state tokens must survive a restart
+        )
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        self.proc = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"docker-registry exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/v2/", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"docker-registry did not start: {self.log_path.read_text()[-2000:]}")
+
 
 @contextmanager
 def running_registry(

@@ -18,9 +18,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "clients"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from importservers import DistributionServer, Liar
+from importservers import Liar
 
-from support import RegistryServer, free_port, running_registry
+from support import DistributionServer, RegistryServer, free_port, running_registry
 
 
 @pytest.fixture(scope="session")

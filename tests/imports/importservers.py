@@ -3,51 +3,9 @@
 from __future__ import annotations
 
 import base64
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-
-import httpx
-import pytest
-
-from support import IN_CI, RegistryServer
-
-
-class DistributionServer(RegistryServer):
-    """`docker-registry serve` with a config of its own (no authentication)."""
-
-    def start(self, timeout: float = 30.0) -> None:
-        binary = shutil.which("docker-registry")
-        if binary is None:
-            if IN_CI:
-                pytest.fail("docker-registry (CNCF Distribution) is not installed (CI must install it)")
-            pytest.skip("docker-registry (CNCF Distribution) is not installed")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        config = self.data_dir.parent / f"{self.data_dir.name}-distribution.yml"
-        config.write_text(
-            "version: 0.1\n"
-            "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
-            "storage:\n"
-            f"  filesystem:\n    rootdirectory: {self.data_dir}\n"
-            "  delete:\n    enabled: true\n"
-            "  cache:\n    blobdescriptor: inmemory\n"
-            f"http:\n  addr: {self.host}\n  secret: cargohold-import-tests\n"
-        )
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
-        self.proc = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"docker-registry exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(self.url + "/v2/", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("docker-registry did not start")
 
 
 class Liar:

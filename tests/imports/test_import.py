@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from clienttools import Clients
-from importservers import DistributionServer, Liar
+from importservers import Liar
 from importtools import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
@@ -33,7 +33,7 @@ from importtools import (
 )
 from ociimages import Layout, make_layer, random_bytes, read_layout_blob, read_layout_ref
 
-from support import RegistryServer
+from support import DistributionServer, RegistryServer
 
 
 @pytest.fixture()

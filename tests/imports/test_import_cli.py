@@ -12,11 +12,10 @@ import time
 from pathlib import Path
 
 import httpx
-from importservers import DistributionServer
 from importtools import simple_image, unique
 
 from cli.clitools import Cli
-from support import RegistryServer
+from support import DistributionServer, RegistryServer
 
 
 def _cli(tmp_path: Path, server: RegistryServer) -> Cli:

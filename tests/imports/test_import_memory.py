@@ -16,10 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from importservers import DistributionServer
 from importtools import OCI_MANIFEST, canonical, imported, push_blob, push_manifest, sha256, unique
 
-from support import running_registry
+from support import DistributionServer, running_registry
 
 MIB = 1 << 20
 
