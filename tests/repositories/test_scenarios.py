@@ -131,3 +131,34 @@ def test_overwritten_tag_leaves_the_old_manifest_pullable(transcript: Transcript
     t.skopeo("copy", f"{dest}@{first}", f"oci:{tmp_path / 'pulled'}:old")
     assert (tmp_path / "pulled" / "blobs" / "sha256" / first.split(":", 1)[1]).exists()
     t.write("scenario-overwritten-tag.txt")
+
+
+def _storage_used(owner_cli: Transcript) -> int:
+    rows = json.loads(owner_cli.cli.run("show-usage").stdout)["value"]
+    return int(next(r["currentValue"] for r in rows if r["name"] == "Size"))
+
+
+def test_push_refused_by_the_hard_quota_leaves_usage_unchanged(transcript: Transcript, server: RegistryServer,
+                                                               tmp_path: Path) -> None:
+    t = transcript
+    layout = Layout(tmp_path / "images")
+    base = make_layer({"etc/release": b"quota\n"})
+    for ref in ("one", "two"):  # layers no other test pushed: each is new to the registry
+        layout.image([base, make_layer({"app/bin": random_bytes(f"quota-{ref}", 64 * 1024)})], label=ref, ref=ref)
+    src = f"oci:{layout.path}"
+    dest = f"docker://{server.host}/quota/app"
+    t.skopeo("copy", f"{src}:one", f"{dest}:v1")
+    used = _storage_used(t)
+    quota = used + 4096  # room for a manifest's worth, not for image two's new 64 KiB layer
+    t.cargohold("update", "-n", "cargohold", "--storage-quota", str(quota), "-o", "table")
+    try:
+        t.cargohold("show-usage", "-o", "table")
+        refused = t.skopeo("copy", f"{src}:two", f"{dest}:v2", ok=False)
+        assert "storage quota of registry 'cargohold' exceeded" in refused, refused
+        t.cargohold("show-usage", "-o", "table")
+        assert _storage_used(t) == used
+        tags = json.loads(t.cargohold("repository", "show-tags", "-n", "quota/app").stdout)
+        assert tags == ["v1"], tags
+    finally:
+        t.cargohold("update", "-n", "cargohold", "--storage-quota", "none", "-o", "table")
+    t.write("scenario-hard-quota.txt")
