@@ -103,7 +103,7 @@ def test_tag_rule_commands(cli: Cli, v2: httpx.Client) -> None:
     push(v2, repo, "v1.2.3")
     message = cli.fails("repository", "untag", "--image", f"{repo}:v1.2.3")
     assert "write-once" in message and created["id"] in message
-    assert "not a valid regular expression" in cli.fails("tag-rule", "create", "--pattern", "(")
+    assert "not a valid RE2 regular expression" in cli.fails("tag-rule", "create", "--pattern", "(")
     cli.fails("tag-rule", "delete", "--id", created["id"], code=2)  # asks first
     cli.ok("tag-rule", "delete", "--id", created["id"], "--yes")
     cli.ok("repository", "untag", "--image", f"{repo}:v1.2.3")

@@ -21,7 +21,7 @@ RULE_COLUMNS: list[output.Column] = [
 @app.command("create")
 def create(
     pattern: Annotated[str, typer.Option("--pattern", metavar="REGEX",
-                                         help=r"regular expression the whole tag must match, e.g. '^v\d+\.\d+\.\d+$'")],
+                                         help=r"RE2 pattern the whole tag must match, e.g. '^v\d+\.\d+\.\d+$'")],
     repository: Annotated[str | None, typer.Option(
         "--repository", metavar="REPO|PREFIX/*", help="limit the rule to a repository or 'prefix/*' (default: all)")
     ] = None,

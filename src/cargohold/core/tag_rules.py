@@ -2,7 +2,10 @@
 
 A rule has a scope — `""` (every repository of the registry), a repository name, or `prefix/*`
 (every repository below `prefix/`) — and a regular expression matched against the WHOLE tag
-(`re.fullmatch`). A tag some rule matches is write-once: it may be created, and re-pushed with the
+(full match). Patterns are RE2 syntax, matched by RE2 (google-re2): linear time whatever the
+pattern, since a rule runs inside every tagged push and Python's `re` can take exponential time on
+patterns like `(a|aa)+$`; RE2 has no backreferences or lookaround, which tag patterns never need.
+A tag some rule matches is write-once: it may be created, and re-pushed with the
 digest it already names, but never moved to another digest, untagged, nor deleted with its manifest or
 its repository. The store applies `protecting` inside the push's transaction (the tag row is inserted
 with ON CONFLICT DO NOTHING and the stored digest compared), so of two racing pushes to a protected tag
@@ -12,9 +15,9 @@ exactly one wins.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from cargohold.core.errors import Denied, InvalidArgument
 from cargohold.core.permissions import matches, validate_pattern
@@ -38,9 +41,10 @@ def validate_rule(pattern: str, repository: str, description: str) -> tuple[str,
     if not pattern or len(pattern) > MAX_PATTERN:
         raise InvalidArgument(f"pattern must be 1 to {MAX_PATTERN} characters", {"pattern": pattern[:300]})
     try:
-        re.compile(pattern)
-    except re.error as e:
-        raise InvalidArgument(f"pattern {pattern!r} is not a valid regular expression: {e}",
+        _compile(pattern)
+    except _re2().error as e:
+        reason = e.args[0].decode(errors="replace") if e.args and isinstance(e.args[0], bytes) else str(e)
+        raise InvalidArgument(f"pattern {pattern!r} is not a valid RE2 regular expression: {reason}",
                               {"pattern": pattern}) from None
     if repository in ("*",):
         raise InvalidArgument("repository '*' is the whole registry: leave it empty", {"repository": repository})
@@ -55,11 +59,25 @@ def validate_rule(pattern: str, repository: str, description: str) -> tuple[str,
     return pattern, repository, description
 
 
+def _re2() -> Any:
+    """google-re2, loaded on the first rule (about 3 MiB per worker; registries without rules never load it)."""
+    import re2
+
+    return re2
+
+
+def _compile(pattern: str) -> Any:
+    re2 = _re2()
+    options = re2.Options()
+    options.log_errors = False  # a refused pattern is the caller's error, not a line in the server log
+    return re2.compile(pattern, options=options)
+
+
 @functools.lru_cache(maxsize=1024)
-def _compiled(pattern: str) -> re.Pattern[str] | None:
+def _compiled(pattern: str) -> Any:
     try:
-        return re.compile(pattern)
-    except re.error:  # stored before validation existed: protects nothing rather than failing pushes
+        return _compile(pattern)
+    except _re2().error:  # stored before validation existed: protects nothing rather than failing pushes
         return None
 
 

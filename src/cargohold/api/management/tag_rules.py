@@ -26,7 +26,7 @@ class TagRule(models.Response):
 
 
 class TagRuleCreate(models.Request):
-    pattern: StrictStr = Field(description="a regular expression (≤255 characters) the whole tag must match, "
+    pattern: StrictStr = Field(description="an RE2 regular expression (≤255 characters) the whole tag must match, "
                                            "e.g. ^v\\d+\\.\\d+\\.\\d+$")
     repository: StrictStr = Field("", description='"" (every repository; the default), a name, or "prefix/*"')
     description: StrictStr = ""
