@@ -16,7 +16,6 @@ from cargohold.api.distribution.context import Services
 from cargohold.api.distribution.errors import error_response, handle_registry_error
 from cargohold.api.distribution.routes import routes as distribution_routes
 from cargohold.api.management import management_mount
-from cargohold.config import Settings, settings_from_environment
 from cargohold.core.access import AccessService
 from cargohold.core.blobs import BlobService
 from cargohold.core.errors import RegistryError
@@ -35,6 +34,7 @@ from cargohold.metadata.records import RegistrySettings
 from cargohold.metadata.registry_sql import SqlRegistryStore
 from cargohold.metadata.sql import SqlMetadataStore, create_engine
 from cargohold.runtime.shared_buckets import shared_throttle
+from cargohold.settings_view import SettingsView, settings_from_environment
 from cargohold.storage.filesystem import FilesystemBlobStore
 
 log = logging.getLogger("cargohold")
@@ -60,7 +60,7 @@ def _plan(registry: RegistrySettings) -> tuple[str, dict[str, int] | None]:
     return registry.sku, registry.limit_overrides
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: SettingsView | None = None) -> Starlette:
     settings = settings or settings_from_environment()
     generations = SharedGenerations(settings.data_dir / "generations")
     metadata = SqlMetadataStore(create_engine(settings.resolved_database_url), generations)

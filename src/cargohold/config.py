@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import os
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +14,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from cargohold.supervisor import RESOLVED_ENV  # how `serve` hands the final settings to its workers
+from cargohold.settings_view import SettingsView
+from cargohold.supervisor import RESOLVED_ENV
 
 
-class Settings(BaseSettings):
+class Settings(SettingsView, BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CARGOHOLD_", extra="forbid")
 
     listen: str = Field("127.0.0.1:5000", description="HOST:PORT to serve on")
@@ -55,34 +53,6 @@ class Settings(BaseSettings):
             raise ValueError(f"expected HOST:PORT, got {value!r}")
         return value
 
-    @property
-    def host(self) -> str:
-        return self.listen.rpartition(":")[0].strip("[]")
-
-    @property
-    def port(self) -> int:
-        return int(self.listen.rpartition(":")[2])
-
-    @property
-    def resolved_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.data_dir / 'metadata.db').resolve()}"
-
-    @property
-    def storage_dir(self) -> Path:
-        return self.data_dir / "storage"
-
-    @property
-    def upload_expiry(self) -> timedelta:
-        return timedelta(seconds=self.upload_expiry_seconds)
-
-    def listens_on_loopback(self) -> bool:
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
-
     @classmethod
     def settings_customise_sources(
         cls,
@@ -110,11 +80,3 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 
 def export_for_workers(settings: Settings) -> None:
     os.environ[RESOLVED_ENV] = settings.model_dump_json()
-
-
-def settings_from_environment() -> Settings:
-    """In a worker: exactly what `serve` resolved, else the environment."""
-    raw = os.environ.get(RESOLVED_ENV)
-    if raw:
-        return Settings.model_validate(json.loads(raw))
-    return Settings()

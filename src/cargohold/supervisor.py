@@ -19,6 +19,7 @@ import socket
 import sys
 import time
 
+# How `serve` hands the resolved settings to its workers (cargohold.settings_view reads them).
 RESOLVED_ENV = "CARGOHOLD_RESOLVED_SETTINGS"
 
 

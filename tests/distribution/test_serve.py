@@ -217,3 +217,26 @@ def test_given_owner_password_is_neither_written_nor_printed(tmp_path: Path) -> 
         assert httpx.get(server.url + "/v2/", auth=server.basic_auth).status_code == 200
         assert not (tmp_path / "data" / "owner-password").exists()
         assert server.password not in server.log_path.read_text()
+
+
+def test_settings_view_declares_every_setting() -> None:
+    """Workers read the resolved settings without pydantic; both lists of names must stay equal."""
+    from cargohold.config import Settings
+    from cargohold.settings_view import SettingsView
+
+    assert set(SettingsView.__annotations__) == set(Settings.model_fields)
+    view = SettingsView.from_values(Settings(listen="127.0.0.1:5999").model_dump(mode="json"))
+    assert (view.port, view.storage_dir.name, view.listens_on_loopback()) == (5999, "storage", True)
+    with pytest.raises(ValueError, match="do not match"):
+        SettingsView.from_values({"listen": "127.0.0.1:1"})
+
+
+def test_workers_serving_the_data_plane_do_not_load_pydantic(tmp_path: Path) -> None:
+    """About 10 MiB per worker: pydantic (and FastAPI) load only when /api is first used."""
+    with running_registry(tmp_path / "data", workers=1) as server:
+        for _ in range(3):
+            assert httpx.get(server.url + "/v2/", auth=server.auth).status_code == 200
+        (worker,) = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
+        assert "pydantic_core" not in Path(f"/proc/{worker}/maps").read_text()
+        assert httpx.get(server.url + "/api/registry", auth=server.basic_auth).status_code == 200
+        assert "pydantic_core" in Path(f"/proc/{worker}/maps").read_text()

@@ -35,7 +35,6 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from cargohold.config import Settings
 from cargohold.core.throttling import (
     DELETES,
     LOGINS,
@@ -48,6 +47,7 @@ from cargohold.core.throttling import (
     ThrottlePolicy,
     take_all,
 )
+from cargohold.settings_view import SettingsView
 
 MAGIC = b"CHTHROT1"
 _HEADER = struct.Struct("<8sIII")
@@ -172,7 +172,7 @@ class SharedBuckets:
                 victim, victim_stamp = offset, stamp
         return victim
 
-def shared_throttle(settings: Settings, sku_of: Callable[[int], Plan]) -> Throttle | None:
+def shared_throttle(settings: SettingsView, sku_of: Callable[[int], Plan]) -> Throttle | None:
     """The throttle every worker of this data dir shares, as configured; None when disabled."""
     if not settings.throttling_enabled:
         return None
