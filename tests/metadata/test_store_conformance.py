@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -158,3 +159,45 @@ def test_concurrent_writers_do_not_fail(store: SqlMetadataStore, reg: int) -> No
         t.join()
     assert errors == []
     assert sum(len(store.list_tags(reg, f"c/{k}", None, None) or []) for k in range(3)) == 80
+
+
+def test_counted_creates_cannot_overshoot_a_limit(store: SqlMetadataStore, reg: int) -> None:
+    """`within_limit` sees the count inside the insert's transaction: 16 racers for 5 slots, 5 win."""
+    import uuid
+
+    from cargohold.metadata.access_sql import SqlAccessStore
+    from cargohold.metadata.records import Identity, ScopeMap
+
+    access = SqlAccessStore(store)
+    access.update_settings(reg)
+    ts = datetime.now(UTC)
+
+    class AtLimit(Exception):
+        pass
+
+    def at_most(limit: int) -> Callable[[int], None]:
+        def check(count: int) -> None:
+            if count >= limit:
+                raise AtLimit
+        return check
+
+    def token(i: int) -> bool:
+        try:
+            access.create_identity(Identity(str(uuid.uuid4()), reg, "token", f"racer-{i:02d}", "", True, None, ts, ts),
+                                   [], within_limit=at_most(5))
+            return True
+        except AtLimit:
+            return False
+
+    def scope_map(i: int) -> bool:
+        try:
+            access.create_scope_map(ScopeMap(str(uuid.uuid4()), reg, f"racer-maps-{i:02d}", "", False,
+                                             (("a", "content/read"),), ts, ts), within_limit=at_most(5))
+            return True
+        except AtLimit:
+            return False
+
+    for create in (token, scope_map):
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            assert sum(pool.map(create, range(16))) == 5, create.__name__
+    assert access.count_identities(reg, "token") == 5 and access.count_user_scope_maps(reg) == 5

@@ -3,6 +3,8 @@ refusals naming what they would strand, limits, and routing of /api by Host and 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 from mgmttools import Api
@@ -166,6 +168,30 @@ def test_limits_refuse_tokens_and_scope_maps(operator: Api, ops_registry: Regist
     operator.patch(f"/registries/{created.name}", {"limitOverrides": {"tokens": 3}})
     with created.api(ops_registry.url) as own:
         own.post("/tokens", {"name": "token-three", "scopeMapName": "maps-one", "noPasswords": True}, expect=201)
+    operator.delete(f"/registries/{created.name}")
+
+
+def test_creates_racing_at_the_limit_cannot_overshoot_it(operator: Api, ops_registry: RegistryServer) -> None:
+    """The count is taken inside the insert's transaction: 12 racers for 3 free slots, exactly 3 win."""
+    created = create_registry(operator, "Basic", limitOverrides={"tokens": 3, "scope_maps": 3})
+    with created.api(ops_registry.url) as own:
+        own.post("/scope-maps", {"name": "race-maps", "actions": ["repositories/a/content/read"]}, expect=201)
+
+    def create(kind: str, i: int) -> int:
+        with created.api(ops_registry.url) as racer:
+            if kind == "tokens":
+                body = {"name": f"racer-{i:02d}", "scopeMapName": "race-maps", "noPasswords": True}
+            else:
+                body = {"name": f"racer-maps-{i:02d}", "actions": ["repositories/a/content/read"]}
+            return racer.call("POST", f"/{kind}", body).status_code
+
+    for kind, free in (("tokens", 3), ("scope-maps", 2)):
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            statuses = sorted(pool.map(lambda i, k=kind: create(k, i), range(12)))  # type: ignore[misc]
+        assert statuses == [201] * free + [409] * (12 - free), (kind, statuses)
+    with created.api(ops_registry.url) as own:
+        usage = {r["name"]: r["currentValue"] for r in own.get("/registry/usage")["value"]}
+        assert (usage["Tokens"], usage["ScopeMaps"]) == (3, 3)
     operator.delete(f"/registries/{created.name}")
 
 

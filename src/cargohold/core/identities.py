@@ -238,13 +238,13 @@ class IdentityService:
     """Set by the composition root: called after a change to an identity's rights or credentials
     (with its id) or to registry-wide state (with None), so cached grants and passwords are dropped."""
 
-    limits: Callable[[int, str], None] | None = None
-    """Set by the composition root: raises when registry `id` has reached its limit `name`
-    (skus.TOKENS, skus.SCOPE_MAPS) — core/usage.py LimitGuard.check. None: limits not enforced."""
+    limits: Callable[[int, str], Callable[[int], None]] | None = None
+    """Set by the composition root: for registry `id` and limit `name` (skus.TOKENS, skus.SCOPE_MAPS),
+    a check of the current count that raises at the limit — core/usage.py LimitGuard.checker. The
+    store runs it inside the insert's transaction. None: limits not enforced."""
 
-    def _check_limit(self, registry_id: int, name: str) -> None:
-        if self.limits is not None:
-            self.limits(registry_id, name)
+    def _limit_check(self, registry_id: int, name: str) -> Callable[[int], None] | None:
+        return None if self.limits is None else self.limits(registry_id, name)
 
     def _changed(self, identity_id: str | None = None) -> None:
         if self.on_change is not None:
@@ -418,10 +418,12 @@ class IdentityService:
         description = _text(description, "description")
         if self.store.find_scope_map(registry_id, name) is not None:
             raise Conflict(f"scope map {name!r} already exists", {"name": name})
-        self._check_limit(registry_id, skus.SCOPE_MAPS)
+        check = self._limit_check(registry_id, skus.SCOPE_MAPS)
+        if check is not None:
+            check(self.store.count_user_scope_maps(registry_id))  # fail before any work; exact below
         ts = _now()
         scope_map = ScopeMap(str(uuid.uuid4()), registry_id, name, description, False, rules, ts, ts)
-        self.store.create_scope_map(scope_map)
+        self.store.create_scope_map(scope_map, within_limit=check)
         return scope_map
 
     def update_scope_map(self, registry_id: int, name: str, *, description: str | None = None,
@@ -489,7 +491,9 @@ class IdentityService:
             raise Conflict(f"token {name!r} already exists", {"name": name})
         if (scope_map_name is None) == (not repositories and not actions):
             raise InvalidArgument("give either scopeMapName or repositories and actions")
-        self._check_limit(registry_id, skus.TOKENS)
+        check = self._limit_check(registry_id, skus.TOKENS)
+        if check is not None:
+            check(self.store.count_identities(registry_id, TOKEN))  # fail before any work; exact below
         if scope_map_name is not None:
             scope_map = self.get_scope_map(registry_id, scope_map_name)
         else:
@@ -505,7 +509,7 @@ class IdentityService:
         token = Identity(str(uuid.uuid4()), registry_id, TOKEN, name, "", enabled, scope_map.id, ts, ts)
         values = {n: generate_secret() for n in TOKEN_PASSWORDS} if passwords else {}
         self.store.create_identity(token, [Credential(token.id, n, hash_secret(v), ts, expires)
-                                           for n, v in values.items()])
+                                           for n, v in values.items()], within_limit=check)
         return self._token_view(token, [NewSecret(n, v, expires) for n, v in values.items()])
 
     def update_token(self, registry_id: int, name: str, *, scope_map_name: str | None = None,

@@ -67,21 +67,23 @@ def limit_reached(registry_name: str, sku: str, limit: int, name: str) -> Confli
 class LimitGuard:
     """Refuses creating a token or a user-defined scope map beyond the registry's limit.
 
-    The count and the insert are separate transactions: two creates racing at the limit can both
-    pass (the limit may be exceeded by the number of concurrent creates); a documented trade-off.
-    """
+    `checker` returns a check the store runs inside the insert's own write transaction, on a count
+    taken there with the registry's settings row locked: racing creates at the limit cannot both
+    pass (SQLite's write lock, PostgreSQL's row lock serialise them)."""
 
     def __init__(self, store: RegistryStore, name_of: Callable[[int], str]) -> None:
         self._store = store
         self._name_of = name_of
 
-    def check(self, registry_id: int, name: str) -> None:
+    def checker(self, registry_id: int, name: str) -> Callable[[int], None]:
         settings = self._store.get_settings(registry_id)
         limit = skus.effective_limit(settings.sku, name, settings.limit_overrides)
-        count = (self._store.count_tokens(registry_id) if name == skus.TOKENS
-                 else self._store.count_user_scope_maps(registry_id))
-        if count >= limit:
-            raise limit_reached(self._name_of(registry_id), settings.sku, limit, name)
+
+        def check(count: int) -> None:
+            if count >= limit:
+                raise limit_reached(self._name_of(registry_id), settings.sku, limit, name)
+
+        return check
 
 
 class StorageQuotaExceeded(Denied):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -81,8 +82,33 @@ class SqlAccessStore:
 
     # --- identities -----------------------------------------------------------------------
 
-    def create_identity(self, identity: Identity, credentials: list[Credential] | None = None) -> None:
+    def _lock_registry(self, conn: sa.Connection, registry_id: int) -> None:
+        """Serialise counted creates in one registry: its settings row, locked (SQLite's write
+        transaction already holds the database's write lock)."""
+        s = t.registry_settings
+        q = sa.select(s.c.registry_id).where(s.c.registry_id == registry_id)
+        conn.execute(q.with_for_update() if self._m.engine.dialect.name == "postgresql" else q)
+
+    def _count_identities(self, conn: sa.Connection, registry_id: int, kind: str) -> int:
+        i = t.identities
+        return int(conn.execute(sa.select(sa.func.count()).select_from(i).where(
+            i.c.registry_id == registry_id, i.c.kind == kind)).scalar_one())
+
+    def _count_user_scope_maps(self, conn: sa.Connection, registry_id: int) -> int:
+        sm = t.scope_maps
+        return int(conn.execute(sa.select(sa.func.count()).select_from(sm).where(
+            sm.c.registry_id == registry_id, sm.c.system == sa.false())).scalar_one())
+
+    def count_user_scope_maps(self, registry_id: int) -> int:
+        with self._m.read() as conn:
+            return self._count_user_scope_maps(conn, registry_id)
+
+    def create_identity(self, identity: Identity, credentials: list[Credential] | None = None,
+                        within_limit: Callable[[int], None] | None = None) -> None:
         with self._m.write() as conn:
+            if within_limit is not None:
+                self._lock_registry(conn, identity.registry_id)
+                within_limit(self._count_identities(conn, identity.registry_id, identity.kind))
             conn.execute(sa.insert(t.identities).values(
                 id=identity.id, registry_id=identity.registry_id, kind=identity.kind, name=identity.name,
                 description=identity.description, enabled=identity.enabled, scope_map_id=identity.scope_map_id,
@@ -120,10 +146,8 @@ class SqlAccessStore:
             return [_identity(r) for r in conn.execute(q)]
 
     def count_identities(self, registry_id: int, kind: str) -> int:
-        i = t.identities
         with self._m.read() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(i).where(
-                i.c.registry_id == registry_id, i.c.kind == kind)).scalar_one())
+            return self._count_identities(conn, registry_id, kind)
 
     def update_identity(self, identity_id: str, **changes: Any) -> Identity | None:
         with self._m.write() as conn:
@@ -210,8 +234,11 @@ class SqlAccessStore:
 
     # --- scope maps -----------------------------------------------------------------------
 
-    def create_scope_map(self, scope_map: ScopeMap) -> None:
+    def create_scope_map(self, scope_map: ScopeMap, within_limit: Callable[[int], None] | None = None) -> None:
         with self._m.write() as conn:
+            if within_limit is not None:
+                self._lock_registry(conn, scope_map.registry_id)
+                within_limit(self._count_user_scope_maps(conn, scope_map.registry_id))
             conn.execute(sa.insert(t.scope_maps).values(
                 id=scope_map.id, registry_id=scope_map.registry_id, name=scope_map.name,
                 description=scope_map.description, system=scope_map.system,

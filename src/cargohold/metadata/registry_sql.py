@@ -98,7 +98,4 @@ class SqlRegistryStore:
         return self._access.count_identities(registry_id, "token")
 
     def count_user_scope_maps(self, registry_id: int) -> int:
-        sm = t.scope_maps
-        with self._m.read() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(sm).where(
-                sm.c.registry_id == registry_id, sm.c.system == sa.false())).scalar_one())
+        return self._access.count_user_scope_maps(registry_id)

@@ -54,7 +54,7 @@ def management_api(registry: Registry, access: AccessService, *, allow_insecure_
 
         service = IdentityService(access.store, allow_insecure_issuers=allow_insecure_issuers)
         service.on_change = access.forget
-        service.limits = LimitGuard(registry_store, registries.name_of).check
+        service.limits = LimitGuard(registry_store, registries.name_of).checker
         operator = RegistryService(registry_store, registries, service, generations,
                                    on_change=lambda: access.forget(None))
         return create_management_app(Management(registry, access, service, registries, operator, services))
