@@ -152,17 +152,8 @@ def test_every_platform_of_an_index_is_copied(
 def test_blobs_already_in_the_registry_are_mounted_not_downloaded(
         registry: RegistryServer, liar: tuple[Liar, str]) -> None:
     fake, host = liar
-    layer = random_bytes("mount-layer", 50_000)
-    config = canonical({"architecture": "amd64", "os": "linux", "seed": unique("cfg")})
     src = unique("honest/app")
-    manifest = canonical({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                          "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                                     "digest": sha256(config), "size": len(config)},
-                          "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                                      "digest": sha256(layer), "size": len(layer)}]})
-    fake.manifests[f"{src}:v1"] = (manifest, OCI_MANIFEST)
-    fake.blobs[f"{src}@{sha256(config)}"] = config
-    fake.blobs[f"{src}@{sha256(layer)}"] = layer
+    _, manifest, layer, config = _honest(fake, src, random_bytes("mount-layer", 50_000))
 
     first = imported(registry, f"http://{host}/{src}:v1", f"{unique('mount/a')}:v1")
     assert first.last["bytes"] == len(config) + len(layer) and first.last["mounted"] in (0, 1)
@@ -353,18 +344,9 @@ def test_a_lying_source_is_refused_and_nothing_is_written(registry: RegistryServ
 def test_a_client_that_leaves_mid_stream_stops_the_import(registry: RegistryServer, liar: tuple[Liar, str]) -> None:
     """The import stops, its pending uploads go, and the connection to the source is closed."""
     fake, host = liar
-    layer = random_bytes(unique("slow"), 24 << 20)  # ~4 s at the liar's trickle
-    config = canonical({"architecture": "amd64", "os": "linux", "seed": unique("slow")})
     src = unique("slow/app")
-    manifest = canonical({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                          "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                                     "digest": sha256(config), "size": len(config)},
-                          "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                                      "digest": sha256(layer), "size": len(layer)}]})
-    fake.manifests[f"{src}:v1"] = (manifest, OCI_MANIFEST)
-    fake.blobs[f"{src}@{sha256(config)}"] = config
+    _, _, layer, config = _honest(fake, src, random_bytes(unique("slow"), 24 << 20), slow=True)  # ~4 s
     key = f"{src}@{sha256(layer)}"
-    fake.slow[key] = layer
     uploads = registry.data_dir / "storage" / "uploads"
     before = set(uploads.iterdir()) if uploads.exists() else set()
     target = unique("imported/left")
@@ -486,8 +468,11 @@ def _source_manifest(server: DistributionServer, repo: str, reference: str) -> t
     return r.status_code, r.content
 
 
-def _honest(fake: Liar, repo: str) -> tuple[str, bytes, bytes]:
-    layer = random_bytes(unique("layer"), 30_000)
+def _honest(fake: Liar, repo: str, layer: bytes | None = None, *,
+            slow: bool = False) -> tuple[str, bytes, bytes, bytes]:
+    """An image `repo:v1` the liar serves truthfully (its layer at a trickle when `slow`):
+    (manifest digest, manifest, layer, config)."""
+    layer = random_bytes(unique("layer"), 30_000) if layer is None else layer
     config = canonical({"architecture": "amd64", "os": "linux", "seed": unique("cfg")})
     manifest = canonical({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
@@ -496,14 +481,14 @@ def _honest(fake: Liar, repo: str) -> tuple[str, bytes, bytes]:
                                       "digest": sha256(layer), "size": len(layer)}]})
     fake.manifests[f"{repo}:v1"] = (manifest, OCI_MANIFEST)
     fake.blobs[f"{repo}@{sha256(config)}"] = config
-    fake.blobs[f"{repo}@{sha256(layer)}"] = layer
-    return sha256(manifest), manifest, layer
+    (fake.slow if slow else fake.blobs)[f"{repo}@{sha256(layer)}"] = layer
+    return sha256(manifest), manifest, layer, config
 
 
 def test_plain_basic_challenges_and_redirected_blobs(registry: RegistryServer, liar: tuple[Liar, str]) -> None:
     fake, host = liar
     repo = unique("basic/app")
-    digest, manifest, _ = _honest(fake, repo)
+    digest, manifest, _, _ = _honest(fake, repo)
     source = f"http://{host}/{repo}:v1"
     for extra, text in (({}, "requires a username and password"),
                         ({"username": "puller", "password": "wrong"}, "refused the credentials")):
@@ -515,7 +500,7 @@ def test_plain_basic_challenges_and_redirected_blobs(registry: RegistryServer, l
 
     # A blob GET answered with a redirect (as registries backed by object stores do) is followed.
     repo = unique("redirect/app")
-    digest, manifest, layer = _honest(fake, repo)
+    digest, manifest, layer, _ = _honest(fake, repo)
     before = len(fake.storage_requests)
     target = unique("imported/redirect")
     result = imported(registry, f"http://{host}/{repo}:v1", f"{target}:v1")
