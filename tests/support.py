@@ -481,3 +481,14 @@ def running_registry(
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def running_distribution(data_dir: Path) -> Iterator[DistributionServer]:
+    """A started `DistributionServer`, stopped on exit."""
+    server = DistributionServer(data_dir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from clienttools import Clients
 
-from support import DistributionServer, RegistryServer
+from support import RegistryServer, running_distribution
 
 REFERENCE = os.environ.get("CARGOHOLD_CLIENTS_REFERENCE", "") not in ("", "0")
 
@@ -25,21 +25,13 @@ if REFERENCE:
 
     @pytest.fixture(scope="session")
     def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
-        server = DistributionServer(tmp_path_factory.mktemp("distribution") / "data")
-        server.start()
-        try:
+        with running_distribution(tmp_path_factory.mktemp("distribution") / "data") as server:
             yield server
-        finally:
-            server.stop()
 
     @pytest.fixture()
     def fresh_registry(tmp_path: Path) -> Iterator[RegistryServer]:
-        server = DistributionServer(tmp_path / "data")
-        server.start()
-        try:
+        with running_distribution(tmp_path / "data") as server:
             yield server
-        finally:
-            server.stop()
 
 
 @pytest.fixture()

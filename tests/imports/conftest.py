@@ -20,17 +20,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from importservers import Liar
 
-from support import DistributionServer, RegistryServer, free_port, running_registry
+from support import DistributionServer, RegistryServer, free_port, running_distribution, running_registry
 
 
 @pytest.fixture(scope="session")
 def distribution(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistributionServer]:
-    server = DistributionServer(tmp_path_factory.mktemp("distribution") / "data")
-    server.start()
-    try:
+    with running_distribution(tmp_path_factory.mktemp("distribution") / "data") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
