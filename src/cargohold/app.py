@@ -95,7 +95,7 @@ def create_app(settings: SettingsView | None = None) -> Starlette:
                 management_mount(services.registry, services.access,
                                  allow_insecure_issuers=settings.allow_insecure_issuers,
                                  registries=registries, registry_store=registry_store, generations=generations,
-                                 services=services)],
+                                 metadata=metadata, services=services)],
         exception_handlers={
             RegistryError: handle_registry_error,
             HTTPException: _http_error,

@@ -24,6 +24,7 @@ from cargohold.metadata.registry_store import RegistryStore
 
 if TYPE_CHECKING:
     from cargohold.api.distribution.context import Services
+    from cargohold.metadata.sql import SqlMetadataStore
 
 
 class _Lazy:
@@ -39,7 +40,7 @@ class _Lazy:
 
 def management_api(registry: Registry, access: AccessService, *, allow_insecure_issuers: bool = False,
                    registries: RegistryResolver, registry_store: RegistryStore, generations: Generations,
-                   services: Services | None = None) -> ASGIApp:
+                   metadata: SqlMetadataStore, services: Services | None = None) -> ASGIApp:
     """The ASGI app to mount at /api. Changes made through it drop `access`'s cached grants and passwords
     in this worker at once; other workers notice within AccessService's cache lifetime (5 s).
     `allow_insecure_issuers`: federated credentials may name http://127.0.0.1 or localhost issuers.
@@ -47,7 +48,11 @@ def management_api(registry: Registry, access: AccessService, *, allow_insecure_
 
     def build() -> ASGIApp:
         from cargohold.core.registries import RegistryService
+        from cargohold.core.repositories import RepositoryService
+        from cargohold.core.retention import RetentionService
         from cargohold.core.usage import LimitGuard
+        from cargohold.metadata.repository_sql import SqlRepositoryStore
+        from cargohold.metadata.retention_sql import SqlRetentionStore
 
         from .app import create_management_app
         from .deps import Management
@@ -57,7 +62,10 @@ def management_api(registry: Registry, access: AccessService, *, allow_insecure_
         service.limits = LimitGuard(registry_store, registries.name_of).checker
         operator = RegistryService(registry_store, registries, service, generations,
                                    on_change=lambda: access.forget(None))
-        return create_management_app(Management(registry, access, service, registries, operator, services))
+        repositories = RepositoryService(SqlRepositoryStore(metadata))
+        retention = RetentionService(access.store, SqlRetentionStore(metadata))
+        return create_management_app(Management(registry, access, service, registries, operator, repositories,
+                                                retention, services))
 
     return _Lazy(build)
 
@@ -73,8 +81,8 @@ class _ApiMount(Mount):
 
 def management_mount(registry: Registry, access: AccessService, *, allow_insecure_issuers: bool = False,
                      registries: RegistryResolver, registry_store: RegistryStore, generations: Generations,
-                     services: Services | None = None) -> Mount:
+                     metadata: SqlMetadataStore, services: Services | None = None) -> Mount:
     """The route serving the control plane at /api (see `management_api`)."""
     return _ApiMount("/api", management_api(registry, access, allow_insecure_issuers=allow_insecure_issuers,
                                             registries=registries, registry_store=registry_store,
-                                            generations=generations, services=services))
+                                            generations=generations, metadata=metadata, services=services))

@@ -18,6 +18,8 @@ from cargohold.metadata.records import Registry
 
 if TYPE_CHECKING:
     from cargohold.api.distribution.context import Services
+    from cargohold.core.repositories import RepositoryService
+    from cargohold.core.retention import RetentionService
 
 LOGIN_METHOD = "management"  # how control-plane sign-ins appear in the login log
 REGISTRY_HEADER = "X-Cargohold-Registry"  # addresses a registry by name (the CLI's -r/--registry)
@@ -32,6 +34,8 @@ class Management:
     identities: IdentityService
     registries: RegistryResolver
     operator: RegistryService  # registries as resources (the operator's endpoints)
+    repositories: RepositoryService  # repositories, tags, manifests, locks, write-once tag rules
+    retention: RetentionService
     services: Services | None = None  # the data plane's services (server-side import pushes through them)
 
 

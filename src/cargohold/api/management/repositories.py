@@ -58,21 +58,7 @@ class RepositoryCaller:
 
 
 def repository_service(request: Request) -> RepositoryService:
-    """Built once per app on the metadata store the access store uses (its engine, caches, generations)."""
-    service: RepositoryService | None = getattr(request.app.state, "repository_service", None)
-    if service is None:
-        from cargohold.metadata.access_sql import SqlAccessStore
-        from cargohold.metadata.repository_sql import SqlRepositoryStore
-        from cargohold.metadata.sql import SqlMetadataStore
-
-        m = management(request)
-        metadata = m.services.manifests.metadata if m.services is not None else None
-        if not isinstance(metadata, SqlMetadataStore):
-            assert isinstance(m.access.store, SqlAccessStore)
-            metadata = m.access.store._m
-        service = RepositoryService(SqlRepositoryStore(metadata))
-        request.app.state.repository_service = service
-    return service
+    return management(request).repositories
 
 
 def repository_caller(request: Request, _scheme: None = Security(basic_scheme)) -> RepositoryCaller:

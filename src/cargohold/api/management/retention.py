@@ -5,15 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import Field, StrictInt, StrictStr
 
-from cargohold.core.retention import POLICY_TYPE, RetentionPolicy, RetentionService
-from cargohold.metadata.access_sql import SqlAccessStore
-from cargohold.metadata.retention_sql import SqlRetentionStore
+from cargohold.core.retention import POLICY_TYPE, RetentionPolicy
 
 from . import models
-from .deps import Context, reader, writer
+from .deps import Context, management, reader, writer
 
 router = APIRouter(tags=["retention"])
 
@@ -31,24 +29,17 @@ class RetentionUpdate(models.Request):
     type: StrictStr | None = Field(default=None, description="UntaggedManifests (the only type)")
 
 
-def _service(context: Context) -> RetentionService:
-    """The access store shares the metadata store's engine; the retention store uses it too."""
-    store = context.identities.store
-    assert isinstance(store, SqlAccessStore)
-    return RetentionService(store, SqlRetentionStore(store._m))
-
-
 def _render(policy: RetentionPolicy) -> Retention:
     return Retention(status="enabled" if policy.enabled else "disabled", days=policy.days, type=POLICY_TYPE,
                      last_updated_time=policy.updated_at)
 
 
 @router.get("/registry/retention", response_model=Retention, summary="Show the retention policy")
-def get_retention(context: Context = Depends(reader)) -> Retention:
-    return _render(_service(context).show(context.registry))
+def get_retention(request: Request, context: Context = Depends(reader)) -> Retention:
+    return _render(management(request).retention.show(context.registry))
 
 
 @router.patch("/registry/retention", response_model=Retention, summary="Change the retention policy")
-def update_retention(body: RetentionUpdate, context: Context = Depends(writer)) -> Retention:
-    return _render(_service(context).update(context.registry, status=body.status, days=body.days,
-                                            policy_type=body.type))
+def update_retention(body: RetentionUpdate, request: Request, context: Context = Depends(writer)) -> Retention:
+    return _render(management(request).retention.update(context.registry, status=body.status, days=body.days,
+                                                        policy_type=body.type))
