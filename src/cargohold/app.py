@@ -21,6 +21,7 @@ from cargohold.core.blobs import BlobService
 from cargohold.core.errors import RegistryError
 from cargohold.core.listing import ListingService
 from cargohold.core.manifests import ManifestService
+from cargohold.core.ports.records import RegistrySettings
 from cargohold.core.registries import RegistryResolver
 from cargohold.core.signing_keys import KeyRing
 from cargohold.core.uploads import UploadService
@@ -30,7 +31,6 @@ from cargohold.jobs.scheduler import Scheduler
 from cargohold.jobs.upload_expiry import upload_expiry_job
 from cargohold.metadata.access_sql import SqlAccessStore
 from cargohold.metadata.generations import SharedGenerations
-from cargohold.metadata.records import RegistrySettings
 from cargohold.metadata.registry_sql import SqlRegistryStore
 from cargohold.metadata.sql import SqlMetadataStore, create_engine
 from cargohold.runtime.shared_buckets import shared_throttle

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from cargohold.config import Settings
-from cargohold.metadata.records import Registry
+from cargohold.core.ports.records import Registry
 
 
 class BootstrapError(Exception):

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from cargohold.core.access import AccessService
 from cargohold.core.identities import IdentityService
+from cargohold.core.ports.records import LoginEvent, Registry, RoleAssignment
 from cargohold.metadata.access_sql import SqlAccessStore
-from cargohold.metadata.records import LoginEvent, Registry, RoleAssignment
 from cargohold.metadata.sql import SqlMetadataStore
 from support import RegistryServer
 

@@ -24,7 +24,7 @@ from cargohold.core.federation import (
     validate_issuer,
 )
 from cargohold.core.permissions import PULL, PUSH
-from cargohold.metadata.records import Identity
+from cargohold.core.ports.records import Identity
 from support_oidc import DEFAULT_AUDIENCE, OidcIssuer
 
 SUB = "repo:acme/app:ref:refs/heads/main"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from cargohold.core.ports.records import NewManifest, UploadRecord
 from cargohold.metadata.migrate import upgrade
-from cargohold.metadata.records import NewManifest, UploadRecord
 from cargohold.metadata.sql import SqlMetadataStore, create_engine
 from support import _fresh_database_url
 
@@ -165,8 +165,8 @@ def test_counted_creates_cannot_overshoot_a_limit(store: SqlMetadataStore, reg: 
     """`within_limit` sees the count inside the insert's transaction: 16 racers for 5 slots, 5 win."""
     import uuid
 
+    from cargohold.core.ports.records import Identity, ScopeMap
     from cargohold.metadata.access_sql import SqlAccessStore
-    from cargohold.metadata.records import Identity, ScopeMap
 
     access = SqlAccessStore(store)
     access.update_settings(reg)

@@ -15,8 +15,8 @@ from mgmttools import Api
 from repotools import digest_of, error_of, image, pull_status, push, put_manifest, unique, upload
 
 from cargohold.core.errors import Denied
+from cargohold.core.ports.records import NewManifest, TagImmutabilityRule
 from cargohold.metadata.migrate import upgrade
-from cargohold.metadata.records import NewManifest, TagImmutabilityRule
 from cargohold.metadata.repository_sql import SqlRepositoryStore
 from cargohold.metadata.sql import SqlMetadataStore, create_engine, now
 from support import RegistryServer, _fresh_database_url

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from retentiontools import Stores
 
 from cargohold.core.errors import Conflict, InvalidArgument
+from cargohold.core.ports.records import NewManifest, Registry
 from cargohold.core.retention import DueManifest, RetentionService, cutoff, sweep
-from cargohold.metadata.records import NewManifest, Registry
 
 REPO = "app"
 INDEX = "application/vnd.oci.image.index.v1+json"

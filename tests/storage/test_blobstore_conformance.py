@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cargohold.storage.base import BlobStore, UploadDamaged
+from cargohold.core.ports.blob_store import BlobStore, UploadDamaged
 from cargohold.storage.filesystem import FilesystemBlobStore
 
 

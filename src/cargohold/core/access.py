@@ -22,10 +22,10 @@ import jwt
 
 from cargohold.core.errors import Unauthorized
 from cargohold.core.permissions import METADATA_READ, PULL, TOKEN_SCOPE_ACTIONS, Grant, matches
+from cargohold.core.ports.access_store import AccessStore
+from cargohold.core.ports.records import Identity, LoginEvent, Registry
 from cargohold.core.secrets import verify_secret
 from cargohold.core.signing_keys import KeyRing
-from cargohold.metadata.access_store import AccessStore
-from cargohold.metadata.records import Identity, LoginEvent, Registry
 
 ACCESS_TOKEN_SECONDS = 300
 REFRESH_TOKEN_SECONDS = 3 * 3600

@@ -26,8 +26,8 @@ from typing import Protocol
 from cargohold.core.blocking import blocking
 from cargohold.core.errors import Denied, InvalidArgument
 from cargohold.core.fact_cache import FactCache
-from cargohold.metadata.generations import ATTRIBUTES, REMOVALS, Generations
-from cargohold.metadata.records import Attributes
+from cargohold.core.ports.generations import ATTRIBUTES, REMOVALS, Generations
+from cargohold.core.ports.records import Attributes
 
 # Field of Attributes → how az and the error messages spell it, and the API's camelCase name.
 FLAGS = {"write_enabled": ("write-enabled", "writeEnabled"), "delete_enabled": ("delete-enabled", "deleteEnabled"),

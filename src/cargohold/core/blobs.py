@@ -10,9 +10,9 @@ from cargohold.core.digests import Digest
 from cargohold.core.errors import BlobUnknown, RangeNotSatisfiable
 from cargohold.core.fact_cache import FactCache
 from cargohold.core.names import validate_repository_name
-from cargohold.metadata.generations import REMOVALS, Generations
-from cargohold.metadata.store import MetadataStore
-from cargohold.storage.base import BlobReader, BlobStore
+from cargohold.core.ports.blob_store import BlobReader, BlobStore
+from cargohold.core.ports.generations import REMOVALS, Generations
+from cargohold.core.ports.metadata_store import MetadataStore
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
-from cargohold.metadata.generations import Generations
+from cargohold.core.ports.generations import Generations
 
 V = TypeVar("V")
 

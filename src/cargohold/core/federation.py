@@ -32,7 +32,7 @@ from jwt.types import JWKDict
 
 from cargohold.core.access import AccessService, Principal
 from cargohold.core.errors import InvalidArgument, Unauthorized
-from cargohold.metadata.records import FederatedCredential, Identity, Registry
+from cargohold.core.ports.records import FederatedCredential, Identity, Registry
 
 if TYPE_CHECKING:
     import httpx  # imported when an issuer is first contacted: importing httpx loads rich (~8 MiB a worker)

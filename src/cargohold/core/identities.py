@@ -17,9 +17,8 @@ from cargohold.core import skus
 from cargohold.core.errors import Conflict, InvalidArgument, NotFound
 from cargohold.core.federation import DEFAULT_AUDIENCE, MAX_FEDERATED_CREDENTIALS, validate_issuer
 from cargohold.core.permissions import ROLES, SYSTEM_SCOPE_MAPS, TOKEN_ACTIONS, validate_pattern
-from cargohold.core.secrets import generate_secret, hash_secret, verify_secret
-from cargohold.metadata.access_store import AccessStore
-from cargohold.metadata.records import (
+from cargohold.core.ports.access_store import AccessStore
+from cargohold.core.ports.records import (
     Credential,
     FederatedCredential,
     Identity,
@@ -29,6 +28,7 @@ from cargohold.metadata.records import (
     RoleAssignment,
     ScopeMap,
 )
+from cargohold.core.secrets import generate_secret, hash_secret, verify_secret
 
 OWNER = "owner"
 WORKLOAD = "workload"

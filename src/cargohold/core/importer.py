@@ -31,10 +31,10 @@ from cargohold.core.import_source import SourceClient, SourceError, SourceRef, p
 from cargohold.core.manifest_format import DOCKER_SCHEMA1, OCI_INDEX, ParsedManifest, parse_manifest
 from cargohold.core.manifests import ManifestService
 from cargohold.core.names import validate_repository_name, validate_tag
+from cargohold.core.ports.metadata_store import MetadataStore
+from cargohold.core.ports.records import Attributes
+from cargohold.core.ports.repository_store import RepositoryStore
 from cargohold.core.uploads import UploadService
-from cargohold.metadata.records import Attributes
-from cargohold.metadata.repository_store import RepositoryStore
-from cargohold.metadata.store import MetadataStore
 
 log = logging.getLogger("cargohold.import")
 

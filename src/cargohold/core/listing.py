@@ -10,7 +10,7 @@ from cargohold.core.digests import Digest
 from cargohold.core.errors import NameUnknown, PaginationInvalid
 from cargohold.core.manifest_format import OCI_INDEX, Descriptor
 from cargohold.core.names import validate_repository_name
-from cargohold.metadata.store import MetadataStore
+from cargohold.core.ports.metadata_store import MetadataStore
 
 MAX_PAGE = 10_000
 

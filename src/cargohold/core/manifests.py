@@ -21,9 +21,9 @@ from cargohold.core.fact_cache import FactCache
 from cargohold.core.manifest_format import parse_manifest
 from cargohold.core.names import validate_repository_name, validate_tag
 from cargohold.core.permissions import PUSH
-from cargohold.metadata.generations import ATTRIBUTES, REMOVALS, TAGS, Generations
-from cargohold.metadata.records import ManifestRecord, NewManifest
-from cargohold.metadata.store import MetadataStore
+from cargohold.core.ports.generations import ATTRIBUTES, REMOVALS, TAGS, Generations
+from cargohold.core.ports.metadata_store import MetadataStore
+from cargohold.core.ports.records import ManifestRecord, NewManifest
 
 
 @dataclass(frozen=True, slots=True)

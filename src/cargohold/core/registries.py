@@ -20,10 +20,10 @@ from typing import Any
 from cargohold.core import skus
 from cargohold.core.errors import Conflict, InvalidArgument, NotFound
 from cargohold.core.identities import IdentityService, NewSecret
+from cargohold.core.ports.generations import ATTRIBUTES, REGISTRIES, REMOVALS, TAGS, Generations
+from cargohold.core.ports.records import Registry, RegistrySettings
+from cargohold.core.ports.registry_store import RegistryStore
 from cargohold.core.usage import Usage, registry_usage
-from cargohold.metadata.generations import ATTRIBUTES, REGISTRIES, REMOVALS, TAGS, Generations
-from cargohold.metadata.records import Registry, RegistrySettings
-from cargohold.metadata.registry_store import RegistryStore
 
 _NAME = re.compile(r"[A-Za-z0-9]{5,50}")
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")

@@ -14,8 +14,8 @@ from cargohold.core.blocking import blocking
 from cargohold.core.digests import Digest, is_digest
 from cargohold.core.errors import InvalidArgument, NotFound, RegistryError
 from cargohold.core.names import validate_repository_name, validate_tag
-from cargohold.metadata.records import TagImmutabilityRule
-from cargohold.metadata.repository_store import (
+from cargohold.core.ports.records import TagImmutabilityRule
+from cargohold.core.ports.repository_store import (
     ORDERS,
     ManifestInfo,
     RemovedRepository,

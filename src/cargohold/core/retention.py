@@ -33,8 +33,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from cargohold.core.errors import Conflict, InvalidArgument
+from cargohold.core.ports.records import Registry, RegistrySettings
 from cargohold.core.skus import RETENTION_POLICY, parse_sku
-from cargohold.metadata.records import Registry, RegistrySettings
 
 POLICY_TYPE = "UntaggedManifests"  # the one type ACR offers
 DAYS_MIN, DAYS_MAX = 0, 365

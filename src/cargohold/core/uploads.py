@@ -19,11 +19,11 @@ from cargohold.core.blocking import blocking
 from cargohold.core.digests import Digest, ResumableHasher
 from cargohold.core.errors import BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid
 from cargohold.core.names import validate_repository_name
+from cargohold.core.ports.blob_store import BlobStore, UploadDamaged, UploadWriter
+from cargohold.core.ports.metadata_store import MetadataStore
+from cargohold.core.ports.records import UploadRecord
+from cargohold.core.ports.registry_store import QuotaExceeded
 from cargohold.core.usage import QuotaGuard, StorageQuotaExceeded
-from cargohold.metadata.records import UploadRecord
-from cargohold.metadata.registry_store import QuotaExceeded
-from cargohold.metadata.store import MetadataStore
-from cargohold.storage.base import BlobStore, UploadDamaged, UploadWriter
 
 BATCH = 1 << 20  # bytes handed to the writer thread at a time
 

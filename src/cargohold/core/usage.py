@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from cargohold.core import skus
 from cargohold.core.errors import Conflict, Denied
-from cargohold.metadata.records import RegistrySettings
-from cargohold.metadata.registry_store import QuotaExceeded, RegistryStore
+from cargohold.core.ports.records import RegistrySettings
+from cargohold.core.ports.registry_store import QuotaExceeded, RegistryStore
 
 # What each count limit is called in messages.
 LIMIT_LABELS = {skus.TOKENS: "tokens", skus.SCOPE_MAPS: "scope maps", skus.WEBHOOKS: "webhooks",

@@ -16,9 +16,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from cargohold.core.ports.records import Registry
 from cargohold.core.retention import DueManifest, RetentionStore, SweepResult, sweep
 from cargohold.jobs.scheduler import Job
-from cargohold.metadata.records import Registry
 from cargohold.metadata.retention_sql import SqlRetentionStore
 from cargohold.metadata.sql import SqlMetadataStore
 

@@ -8,8 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cargohold.metadata import schema as t
-from cargohold.metadata.records import (
+from cargohold.core.ports.records import (
     Credential,
     FederatedCredential,
     Identity,
@@ -18,6 +17,7 @@ from cargohold.metadata.records import (
     RoleAssignment,
     ScopeMap,
 )
+from cargohold.metadata import schema as t
 from cargohold.metadata.sql import SqlMetadataStore, _utc, now
 
 LOGIN_KINDS = ("user", "service_principal", "admin", "token")

@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from cargohold.core.errors import Conflict
+from cargohold.core.ports.records import Registry, RegistrySettings
 from cargohold.metadata import schema as t
 from cargohold.metadata.access_sql import SqlAccessStore
-from cargohold.metadata.records import Registry, RegistrySettings
 from cargohold.metadata.sql import SqlMetadataStore, _utc, now
 
 # Tables holding a registry's rows, children before parents (deleted in this order).

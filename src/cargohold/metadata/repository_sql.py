@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from cargohold.core import attributes as locks
 from cargohold.core import tag_rules
 from cargohold.core.errors import Conflict
+from cargohold.core.ports.generations import ATTRIBUTES, REMOVALS, TAGS
+from cargohold.core.ports.records import TagImmutabilityRule
+from cargohold.core.ports.repository_store import ManifestInfo, RemovedRepository, RepositoryInfo, TagInfo
 from cargohold.metadata import schema as t
-from cargohold.metadata.generations import ATTRIBUTES, REMOVALS, TAGS
-from cargohold.metadata.records import TagImmutabilityRule
-from cargohold.metadata.repository_store import ManifestInfo, RemovedRepository, RepositoryInfo, TagInfo
 from cargohold.metadata.sql import ATTRIBUTE_NAMES, SqlMetadataStore, _utc, attributes_of, now
 
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cargohold.core.ports.generations import REMOVALS, TAGS
+from cargohold.core.ports.records import Registry, RegistrySettings
 from cargohold.core.retention import DueManifest
 from cargohold.metadata import schema as t
-from cargohold.metadata.generations import REMOVALS, TAGS
-from cargohold.metadata.records import Registry, RegistrySettings
 from cargohold.metadata.sql import SqlMetadataStore, _utc
 
 

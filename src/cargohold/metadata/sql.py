@@ -17,9 +17,8 @@ import sqlalchemy as sa
 
 from cargohold.core import attributes as locks
 from cargohold.core import tag_rules
-from cargohold.metadata import schema as t
-from cargohold.metadata.generations import REMOVALS, TAGS, Generations, LocalGenerations
-from cargohold.metadata.records import (
+from cargohold.core.ports.generations import REMOVALS, TAGS, Generations, LocalGenerations
+from cargohold.core.ports.records import (
     Attributes,
     ManifestRecord,
     NewManifest,
@@ -27,7 +26,8 @@ from cargohold.metadata.records import (
     Registry,
     UploadRecord,
 )
-from cargohold.metadata.registry_store import QuotaExceeded
+from cargohold.core.ports.registry_store import QuotaExceeded
+from cargohold.metadata import schema as t
 
 
 def now() -> datetime:

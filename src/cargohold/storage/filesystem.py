@@ -22,7 +22,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from cargohold.storage.base import UploadDamaged
+from cargohold.core.ports.blob_store import UploadDamaged
 
 CHUNK = 1 << 20
 WRITEBACK_EVERY = 8 << 20  # start writing an upload's bytes back to disk each time this much was appended

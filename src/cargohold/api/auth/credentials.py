@@ -10,7 +10,7 @@ from starlette.requests import Request
 from cargohold.core.access import AccessService, Caller, Principal, source_label
 from cargohold.core.blocking import blocking
 from cargohold.core.errors import Unauthorized
-from cargohold.metadata.records import Registry
+from cargohold.core.ports.records import Registry
 
 
 def basic_credentials(request: Request) -> tuple[str, str] | None:

@@ -12,9 +12,9 @@ from cargohold.core.blobs import BlobService
 from cargohold.core.errors import SizeInvalid
 from cargohold.core.listing import ListingService
 from cargohold.core.manifests import ManifestService
+from cargohold.core.ports.records import Registry
 from cargohold.core.registries import RegistryResolver
 from cargohold.core.uploads import UploadService
-from cargohold.metadata.records import Registry
 
 
 @dataclass(frozen=True, slots=True)

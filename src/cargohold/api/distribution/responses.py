@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from cargohold.core.blocking import blocking
-from cargohold.storage.base import BlobReader
+from cargohold.core.ports.blob_store import BlobReader
 
 from .errors import API_VERSION_HEADER
 

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cargohold.core.errors import DigestInvalid, RangeInvalid, SizeInvalid
-from cargohold.metadata.records import UploadRecord
+from cargohold.core.ports.records import UploadRecord
 
 from .context import body_stream, content_length, registry_id, services
 from .responses import blob_location, empty, range_header, upload_location

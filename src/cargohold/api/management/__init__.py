@@ -17,10 +17,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cargohold.core.access import AccessService
 from cargohold.core.identities import IdentityService
+from cargohold.core.ports.generations import Generations
+from cargohold.core.ports.records import Registry
+from cargohold.core.ports.registry_store import RegistryStore
 from cargohold.core.registries import RegistryResolver
-from cargohold.metadata.generations import Generations
-from cargohold.metadata.records import Registry
-from cargohold.metadata.registry_store import RegistryStore
 
 if TYPE_CHECKING:
     from cargohold.api.distribution.context import Services

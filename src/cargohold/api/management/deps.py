@@ -13,8 +13,8 @@ from cargohold.core.access import AccessService, Principal, source_label
 from cargohold.core.errors import Denied, NotFound, Unauthorized
 from cargohold.core.identities import IdentityService
 from cargohold.core.permissions import CP_READ, CP_ROLES, CP_WRITE
+from cargohold.core.ports.records import Registry
 from cargohold.core.registries import RegistryResolver, RegistryService
-from cargohold.metadata.records import Registry
 
 if TYPE_CHECKING:
     from cargohold.api.distribution.context import Services

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import StrictBool
 
 from cargohold.core.identities import IdentityView
-from cargohold.metadata.records import RegistrySettings
+from cargohold.core.ports.records import RegistrySettings
 
 from . import models
 from .admin_credentials import AdminCredentials, admin_credentials

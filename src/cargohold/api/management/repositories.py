@@ -21,9 +21,9 @@ from cargohold.core.access import Principal, source_label
 from cargohold.core.attributes import as_json
 from cargohold.core.errors import Denied, InvalidArgument, Unauthorized
 from cargohold.core.permissions import DELETE, METADATA_READ, METADATA_WRITE
+from cargohold.core.ports.records import Attributes, Registry
+from cargohold.core.ports.repository_store import ManifestInfo, RepositoryInfo, TagInfo
 from cargohold.core.repositories import RepositoryService, check_top
-from cargohold.metadata.records import Attributes, Registry
-from cargohold.metadata.repository_store import ManifestInfo, RepositoryInfo, TagInfo
 
 from . import models
 from .deps import LOGIN_METHOD, addressed_registry, basic_scheme, management

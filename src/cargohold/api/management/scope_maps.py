@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import Field
 
 from cargohold.core.identities import format_action
-from cargohold.metadata.records import ScopeMap as ScopeMapRecord
+from cargohold.core.ports.records import ScopeMap as ScopeMapRecord
 
 from . import models
 from .deps import Context, reader, writer

@@ -7,8 +7,8 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field, StrictStr
 
+from cargohold.core.ports.records import TagImmutabilityRule
 from cargohold.core.repositories import RepositoryService
-from cargohold.metadata.records import TagImmutabilityRule
 
 from . import models
 from .deps import Context, reader, writer

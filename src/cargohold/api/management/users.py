@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import Field
 
 from cargohold.core.identities import MAX_PASSWORD, MIN_PASSWORD
-from cargohold.metadata.records import Identity
+from cargohold.core.ports.records import Identity
 
 from . import models
 from .deps import Context, reader, writer

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import Field
 
 from cargohold.core.federation import DEFAULT_AUDIENCE
-from cargohold.metadata.records import FederatedCredential as FederatedRecord
-from cargohold.metadata.records import Identity
+from cargohold.core.ports.records import FederatedCredential as FederatedRecord
+from cargohold.core.ports.records import Identity
 
 from . import models
 from .deps import Context, reader, writer

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from cargohold.metadata.records import (
+from cargohold.core.ports.records import (
     Attributes,
     ManifestRecord,
     NewManifest,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from cargohold.metadata.records import Registry, RegistrySettings
+from cargohold.core.ports.records import Registry, RegistrySettings
 
 
 class RegistryStore(Protocol):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from cargohold.metadata.records import Attributes, TagImmutabilityRule
+from cargohold.core.ports.records import Attributes, TagImmutabilityRule
 
 
 @dataclass(frozen=True, slots=True)

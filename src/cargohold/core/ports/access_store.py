@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from cargohold.metadata.records import (
+from cargohold.core.ports.records import (
     Credential,
     FederatedCredential,
     Identity,
