@@ -32,8 +32,9 @@ def bootstrap(settings: Settings) -> Registry:
     system scope maps and signing key, and drop stale temporary files."""
     import sqlalchemy as sa
 
-    from cargohold.core.identities import IdentityService
+    from cargohold.core.scope_maps import ScopeMapService
     from cargohold.core.signing_keys import KeyRing
+    from cargohold.core.users import UserService
     from cargohold.metadata.access_sql import SqlAccessStore
     from cargohold.metadata.migrate import upgrade
     from cargohold.metadata.sql import SqlMetadataStore, create_engine
@@ -47,10 +48,9 @@ def bootstrap(settings: Settings) -> Registry:
         registry = store.ensure_registry(settings.registry_name, settings.listen)
         access = SqlAccessStore(store)
         access.update_settings(registry.id)
-        identities = IdentityService(access)
-        identities.ensure_system_scope_maps(registry.id)
+        ScopeMapService(access).ensure_system(registry.id)
         given = os.environ.get(OWNER_PASSWORD_ENV) or None
-        created = identities.ensure_owner(registry.id, given)
+        created = UserService(access).ensure_owner(registry.id, given)
     except sa.exc.OperationalError as e:
         raise BootstrapError(f"cannot use the metadata database: {e.orig}") from None
     finally:

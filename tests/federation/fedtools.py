@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from cargohold.core.access import AccessService
-from cargohold.core.identities import IdentityService
+from cargohold.core.identities import Identities
 from cargohold.core.ports.records import LoginEvent, Registry, RoleAssignment
 from cargohold.metadata.access_sql import SqlAccessStore
 from cargohold.metadata.sql import SqlMetadataStore
@@ -21,11 +21,11 @@ class RegistryDb:
     meta: SqlMetadataStore
     registry: Registry
     store: SqlAccessStore = field(init=False)
-    identities: IdentityService = field(init=False)
+    identities: Identities = field(init=False)
 
     def __post_init__(self) -> None:
         self.store = SqlAccessStore(self.meta)
-        self.identities = IdentityService(self.store, allow_insecure_issuers=True)
+        self.identities = Identities.build(self.store, allow_insecure_issuers=True)
 
     def assign(self, identity_id: str, role: str, scope: str = "") -> None:
         self.store.add_role_assignment(RoleAssignment(str(uuid.uuid4()), self.registry.id, identity_id, role, scope,

@@ -109,8 +109,8 @@ def skopeo(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def workload(fed_server: FedServer, issuer: OidcIssuer) -> dict[str, Any]:
     """The workload identity (AcrPull on fed/*) trusting `issuer` for SUBJECT, and an image to pull."""
     db = fed_server.db
-    identity = db.identities.create_workload(db.registry.id, "prod-deployer", "pulls fed/* images")
-    db.identities.add_federated_credential(identity.id, "k8s-prod", issuer.url, SUBJECT)
+    identity = db.identities.workloads.create(db.registry.id, "prod-deployer", "pulls fed/* images")
+    db.identities.workloads.add_federated_credential(identity.id, "k8s-prod", issuer.url, SUBJECT)
     db.assign(identity.id, "AcrPull", "fed/*")
     manifest, blobs = push_image(fed_server, REPO, TAG)
     push_image(fed_server, "other/app", TAG)
@@ -281,7 +281,7 @@ def test_issuer_not_registered(fed_server: FedServer, workload: dict[str, Any]) 
 def test_key_rotation_at_the_issuer_is_picked_up(fed_server: FedServer, workload: dict[str, Any]) -> None:
     with OidcIssuer() as rotating:
         db = fed_server.db
-        db.identities.add_federated_credential(workload["identity"].id, "rotating", rotating.url, SUBJECT)
+        db.identities.workloads.add_federated_credential(workload["identity"].id, "rotating", rotating.url, SUBJECT)
         assert exchange(fed_server, rotating.mint(SUBJECT, kid="rsa-1")).status_code == 200
         assert exchange(fed_server, rotating.mint(SUBJECT, kid="ec-1")).status_code == 200
         assert (rotating.fetches("openid-configuration"), rotating.fetches("keys")) == (1, 1)  # cached
@@ -301,7 +301,7 @@ def test_key_rotation_at_the_issuer_is_picked_up(fed_server: FedServer, workload
             assert exchange(fed_server, rotating.mint(SUBJECT, key=bad)).status_code == 401
         assert failures(fed_server) == before + 11
         assert rotating.fetches("keys") == 2  # rate-limited: the refetch for the new key was the last one
-        db.identities.delete_federated_credential(workload["identity"].id, "rotating")
+        db.identities.workloads.delete_federated_credential(workload["identity"].id, "rotating")
         assert exchange(fed_server, rotating.mint(SUBJECT, kid=new.kid)).status_code == 401
 
 

@@ -135,7 +135,7 @@ def test_workload_identity_and_its_federated_credentials(local: Local, issuer: O
     assert len(ids.list_federated_credentials(wl.id)) == MAX_FEDERATED_CREDENTIALS - 1
     with pytest.raises(NotFound):
         ids.list_federated_credentials("no-such-identity")
-    owner_like = local.db.identities.ensure_owner(reg, "pw-for-test")
+    owner_like = local.db.identities.users.ensure_owner(reg, "pw-for-test")
     assert owner_like is not None
     owner = local.db.store.find_identity(reg, "user", "owner")
     assert owner is not None

@@ -19,7 +19,8 @@ from typing import Any
 
 from cargohold.core import skus
 from cargohold.core.errors import Conflict, InvalidArgument, NotFound
-from cargohold.core.identities import IdentityService, NewSecret
+from cargohold.core.identities import Identities
+from cargohold.core.identity_common import NewSecret
 from cargohold.core.ports.generations import ATTRIBUTES, REGISTRIES, REMOVALS, TAGS, Generations
 from cargohold.core.ports.records import Registry, RegistrySettings
 from cargohold.core.ports.registry_store import RegistryStore
@@ -204,7 +205,7 @@ class RegistryService:
     """Operator actions on registries. `identities` creates a new registry's owner and system scope maps;
     `on_change` (the composition root's) drops cached grants and switches after a change."""
 
-    def __init__(self, store: RegistryStore, resolver: RegistryResolver, identities: IdentityService,
+    def __init__(self, store: RegistryStore, resolver: RegistryResolver, identities: Identities,
                  generations: Generations, on_change: Callable[[], None] | None = None) -> None:
         self.store = store
         self.resolver = resolver
@@ -241,8 +242,8 @@ class RegistryService:
         _check_quota(storage_quota_bytes)
         registry = self.store.create_registry(name, login_server, {
             "sku": tier.name, "limit_overrides": overrides or None, "storage_quota_bytes": storage_quota_bytes})
-        self.identities.ensure_system_scope_maps(registry.id)
-        owner = self.identities.ensure_owner(registry.id, None)
+        self.identities.scope_maps.ensure_system(registry.id)
+        owner = self.identities.users.ensure_owner(registry.id, None)
         assert owner is not None
         self._changed()
         return self.info(registry), owner

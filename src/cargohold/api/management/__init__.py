@@ -1,6 +1,6 @@
 """The control-plane REST API (docs/management-api.md), a FastAPI app mounted at /api.
 
-Handlers are thin: parse the request, call IdentityService (core), render the result. Every
+Handlers are thin: parse the request, call the concept's service in core, render the result. Every
 rule lives in core; every refusal is `{"errors":[{code, message, detail}]}`. The app (and
 FastAPI itself) is built on the first /api request, so a worker that only serves /v2/ never
 loads it.
@@ -16,7 +16,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cargohold.core.access import AccessService
-from cargohold.core.identities import IdentityService
+from cargohold.core.identities import Identities
 from cargohold.core.ports.generations import Generations
 from cargohold.core.ports.records import Registry
 from cargohold.core.ports.registry_store import RegistryStore
@@ -57,9 +57,9 @@ def management_api(registry: Registry, access: AccessService, *, allow_insecure_
         from .app import create_management_app
         from .deps import Management
 
-        service = IdentityService(access.store, allow_insecure_issuers=allow_insecure_issuers)
-        service.on_change = access.forget
-        service.limits = LimitGuard(registry_store, registries.name_of).checker
+        service = Identities.build(access.store, allow_insecure_issuers=allow_insecure_issuers,
+                                   on_change=access.forget,
+                                   limits=LimitGuard(registry_store, registries.name_of).checker)
         operator = RegistryService(registry_store, registries, service, generations,
                                    on_change=lambda: access.forget(None))
         repositories = RepositoryService(SqlRepositoryStore(metadata))

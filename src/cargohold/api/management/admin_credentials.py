@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends
 
-from cargohold.core.identities import IdentityView
+from cargohold.core.identity_common import IdentityView
 
 from . import models
 from .deps import Context, reader, writer
@@ -32,10 +32,10 @@ def admin_credentials(view: IdentityView) -> AdminCredentials:
 @router.get("/registry/credentials", response_model=AdminCredentials,
             summary="Show the admin user's username and password names (409 when disabled)")
 def show(context: Context = Depends(reader)) -> AdminCredentials:
-    return admin_credentials(context.identities.admin_credentials(context.registry))
+    return admin_credentials(context.identities.admin.credentials(context.registry))
 
 
 @router.post("/registry/credentials/regenerate", response_model=AdminCredentials,
              summary="Regenerate one admin password (the old value stops working)")
 def regenerate(body: Regenerate, context: Context = Depends(writer)) -> AdminCredentials:
-    return admin_credentials(context.identities.regenerate_admin_password(context.registry, body.name))
+    return admin_credentials(context.identities.admin.regenerate_password(context.registry, body.name))

@@ -11,7 +11,7 @@ from fastapi.security import HTTPBasic
 from cargohold.api.auth.credentials import basic_credentials
 from cargohold.core.access import AccessService, Principal, source_label
 from cargohold.core.errors import Denied, NotFound, Unauthorized
-from cargohold.core.identities import IdentityService
+from cargohold.core.identities import Identities
 from cargohold.core.permissions import CP_READ, CP_ROLES, CP_WRITE
 from cargohold.core.ports.records import Registry
 from cargohold.core.registries import RegistryResolver, RegistryService
@@ -31,7 +31,7 @@ class Management:
 
     registry: Registry  # the default registry (it answers every host no registry claims)
     access: AccessService
-    identities: IdentityService
+    identities: Identities
     registries: RegistryResolver
     operator: RegistryService  # registries as resources (the operator's endpoints)
     repositories: RepositoryService  # repositories, tags, manifests, locks, write-once tag rules
@@ -44,7 +44,7 @@ class Context:
     """One authorised request: the registry it addresses, the services, and who is calling."""
 
     registry: Registry
-    identities: IdentityService
+    identities: Identities
     principal: Principal
     registries: RegistryService | None = None
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from cargohold.core.identities import MAX_LOGIN_EVENTS
+from cargohold.core.login_events import MAX_LOGIN_EVENTS
 
 from . import models
 from .deps import Context, reader
@@ -35,5 +35,5 @@ def list_logins(
 ) -> list[LoginEvent]:
     return [LoginEvent(at=e.at, identity=e.identity, identity_kind=e.identity_kind, method=e.method,
                        source=e.source, outcome=e.outcome, reason=e.reason)
-            for e in context.identities.login_events(context.registry.id, identity=identity, outcome=outcome,
+            for e in context.identities.logins.list(context.registry.id, identity=identity, outcome=outcome,
                                                      since=since, top=top)]

@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Depends
 from pydantic import StrictBool
 
-from cargohold.core.identities import IdentityView
+from cargohold.core.identity_common import IdentityView
 from cargohold.core.ports.records import RegistrySettings
 
 from . import models
@@ -41,18 +41,18 @@ def _info(context: Context, settings: RegistrySettings, created: IdentityView | 
     return RegistryUpdated(
         name=r.name, login_server=r.login_server, sku=settings.sku, admin_user_enabled=settings.admin_enabled,
         anonymous_pull_enabled=settings.anonymous_pull_enabled,
-        created_at=context.identities.registry_created_at(r.id),
+        created_at=context.identities.admin.registry_created_at(r.id),
         admin_credentials=admin_credentials(created) if created else None)
 
 
 @router.get("/registry", response_model=RegistryInfo, summary="Show the registry")
 def get_registry(context: Context = Depends(reader)) -> RegistryUpdated:
-    return _info(context, context.identities.settings(context.registry.id))
+    return _info(context, context.identities.admin.settings(context.registry.id))
 
 
 @router.patch("/registry", response_model=RegistryUpdated, summary="Change the registry's switches")
 def update_registry(body: RegistryUpdate, context: Context = Depends(writer)) -> RegistryUpdated:
-    settings, created = context.identities.update_settings(
+    settings, created = context.identities.admin.update_settings(
         context.registry, admin_user_enabled=body.admin_user_enabled,
         anonymous_pull_enabled=body.anonymous_pull_enabled)
     return _info(context, settings, created)

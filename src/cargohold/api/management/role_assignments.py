@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import Field
 
-from cargohold.core.identities import AssignmentView
+from cargohold.core.role_assignments import AssignmentView
 
 from . import models
 from .deps import Context, reader, role_admin
@@ -51,19 +51,19 @@ def list_assignments(
     scope: str | None = Query(default=None, description='present and empty ("scope=") means registry-wide'),
     context: Context = Depends(reader),
 ) -> list[RoleAssignment]:
-    return [assignment(v) for v in context.identities.list_role_assignments(
+    return [assignment(v) for v in context.identities.roles.list(
         context.registry.id, assignee=assignee, assignee_kind=assignee_kind, role=role, scope=scope)]
 
 
 @router.post("/role-assignments", response_model=RoleAssignment, status_code=201,
              summary="Assign a role (Owner only)")
 def create_assignment(body: RoleAssignmentCreate, context: Context = Depends(role_admin)) -> RoleAssignment:
-    return assignment(context.identities.create_role_assignment(
+    return assignment(context.identities.roles.create(
         context.registry.id, body.assignee, body.role, body.scope, body.assignee_kind))
 
 
 @router.delete("/role-assignments/{id}", status_code=204, response_class=Response,
                summary="Delete a role assignment (Owner only; not the registry's last Owner)")
 def delete_assignment(id: str, context: Context = Depends(role_admin)) -> Response:
-    context.identities.delete_role_assignment(context.registry.id, id)
+    context.identities.roles.delete(context.registry.id, id)
     return Response(status_code=204)

@@ -8,8 +8,8 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Response
 from pydantic import Field
 
-from cargohold.core.identities import format_action
 from cargohold.core.ports.records import ScopeMap as ScopeMapRecord
+from cargohold.core.scope_maps import format_action
 
 from . import models
 from .deps import Context, reader, writer
@@ -48,29 +48,29 @@ def scope_map(record: ScopeMapRecord) -> ScopeMap:
 
 @router.get("/scope-maps", response_model=list[ScopeMap], summary="List scope maps")
 def list_scope_maps(context: Context = Depends(reader)) -> list[ScopeMap]:
-    return [scope_map(s) for s in context.identities.list_scope_maps(context.registry.id)]
+    return [scope_map(s) for s in context.identities.scope_maps.list(context.registry.id)]
 
 
 @router.post("/scope-maps", response_model=ScopeMap, status_code=201, summary="Create a scope map")
 def create_scope_map(body: ScopeMapCreate, context: Context = Depends(writer)) -> ScopeMap:
-    return scope_map(context.identities.create_scope_map(context.registry.id, body.name, body.actions,
+    return scope_map(context.identities.scope_maps.create(context.registry.id, body.name, body.actions,
                                                          body.description))
 
 
 @router.get("/scope-maps/{name}", response_model=ScopeMap, summary="Show a scope map")
 def get_scope_map(name: str, context: Context = Depends(reader)) -> ScopeMap:
-    return scope_map(context.identities.get_scope_map(context.registry.id, name))
+    return scope_map(context.identities.scope_maps.get(context.registry.id, name))
 
 
 @router.patch("/scope-maps/{name}", response_model=ScopeMap,
               summary="Change a scope map's description or actions (system maps: 409)")
 def update_scope_map(name: str, body: ScopeMapUpdate, context: Context = Depends(writer)) -> ScopeMap:
-    return scope_map(context.identities.update_scope_map(
+    return scope_map(context.identities.scope_maps.update(
         context.registry.id, name, description=body.description, add=body.add_actions, remove=body.remove_actions))
 
 
 @router.delete("/scope-maps/{name}", status_code=204, response_class=Response,
                summary="Delete a scope map (409 when a token uses it, or a system map)")
 def delete_scope_map(name: str, context: Context = Depends(writer)) -> Response:
-    context.identities.delete_scope_map(context.registry.id, name)
+    context.identities.scope_maps.delete(context.registry.id, name)
     return Response(status_code=204)

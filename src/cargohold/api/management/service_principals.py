@@ -7,7 +7,8 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Response
 from pydantic import Field, StrictInt
 
-from cargohold.core.identities import MAX_SECRET_YEARS, IdentityView
+from cargohold.core.identity_common import IdentityView
+from cargohold.core.service_principals import MAX_SECRET_YEARS
 
 from . import models
 from .deps import Context, reader, writer
@@ -55,20 +56,20 @@ def _with_secret(view: IdentityView) -> ServicePrincipalWithSecret:
 
 @router.get("/service-principals", response_model=list[ServicePrincipal], summary="List service principals")
 def list_service_principals(context: Context = Depends(reader)) -> list[ServicePrincipal]:
-    return [service_principal(v) for v in context.identities.list_service_principals(context.registry.id)]
+    return [service_principal(v) for v in context.identities.service_principals.list(context.registry.id)]
 
 
 @router.post("/service-principals", response_model=ServicePrincipalWithSecret, status_code=201,
              summary="Create a service principal (the secret is in this response only)")
 def create_service_principal(body: ServicePrincipalCreate,
                              context: Context = Depends(writer)) -> ServicePrincipalWithSecret:
-    return _with_secret(context.identities.create_service_principal(context.registry.id, body.name, body.years))
+    return _with_secret(context.identities.service_principals.create(context.registry.id, body.name, body.years))
 
 
 @router.get("/service-principals/{client_id}", response_model=ServicePrincipal,
             summary="Show a service principal")
 def get_service_principal(client_id: str, context: Context = Depends(reader)) -> ServicePrincipal:
-    return service_principal(context.identities.get_service_principal(context.registry.id, client_id))
+    return service_principal(context.identities.service_principals.get(context.registry.id, client_id))
 
 
 @router.post("/service-principals/{client_id}/credentials/reset", response_model=ServicePrincipalWithSecret,
@@ -76,11 +77,11 @@ def get_service_principal(client_id: str, context: Context = Depends(reader)) ->
 def reset_secret(client_id: str, body: SecretReset | None = None,
                  context: Context = Depends(writer)) -> ServicePrincipalWithSecret:
     years = body.years if body is not None else 1
-    return _with_secret(context.identities.reset_service_principal_secret(context.registry.id, client_id, years))
+    return _with_secret(context.identities.service_principals.reset_secret(context.registry.id, client_id, years))
 
 
 @router.delete("/service-principals/{client_id}", status_code=204, response_class=Response,
                summary="Delete a service principal")
 def delete_service_principal(client_id: str, context: Context = Depends(writer)) -> Response:
-    context.identities.delete_service_principal(context.registry.id, client_id)
+    context.identities.service_principals.delete(context.registry.id, client_id)
     return Response(status_code=204)

@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Response
 from pydantic import AwareDatetime, Field, StrictBool
 
-from cargohold.core.identities import IdentityView
+from cargohold.core.identity_common import IdentityView
 
 from . import models
 from .deps import Context, reader, writer
@@ -63,13 +63,13 @@ def token(view: IdentityView) -> Token:
 
 @router.get("/tokens", response_model=list[Token], summary="List tokens")
 def list_tokens(context: Context = Depends(reader)) -> list[Token]:
-    return [token(v) for v in context.identities.list_tokens(context.registry.id)]
+    return [token(v) for v in context.identities.tokens.list(context.registry.id)]
 
 
 @router.post("/tokens", response_model=Token, status_code=201,
              summary="Create a token (passwords, unless noPasswords, are shown in this response only)")
 def create_token(body: TokenCreate, context: Context = Depends(writer)) -> Token:
-    return token(context.identities.create_token(
+    return token(context.identities.tokens.create(
         context.registry.id, body.name, scope_map_name=body.scope_map_name, repositories=body.repositories,
         actions=body.actions, enabled=body.status == "enabled", passwords=not body.no_passwords,
         expiry=body.expiry))
@@ -77,30 +77,30 @@ def create_token(body: TokenCreate, context: Context = Depends(writer)) -> Token
 
 @router.get("/tokens/{name}", response_model=Token, summary="Show a token")
 def get_token(name: str, context: Context = Depends(reader)) -> Token:
-    return token(context.identities.get_token(context.registry.id, name))
+    return token(context.identities.tokens.get(context.registry.id, name))
 
 
 @router.patch("/tokens/{name}", response_model=Token, summary="Change a token's scope map or status")
 def update_token(name: str, body: TokenUpdate, context: Context = Depends(writer)) -> Token:
     enabled = None if body.status is None else body.status == "enabled"
-    return token(context.identities.update_token(context.registry.id, name, scope_map_name=body.scope_map_name,
+    return token(context.identities.tokens.update(context.registry.id, name, scope_map_name=body.scope_map_name,
                                                  enabled=enabled))
 
 
 @router.delete("/tokens/{name}", status_code=204, response_class=Response, summary="Delete a token")
 def delete_token(name: str, context: Context = Depends(writer)) -> Response:
-    context.identities.delete_token(context.registry.id, name)
+    context.identities.tokens.delete(context.registry.id, name)
     return Response(status_code=204)
 
 
 @router.post("/tokens/{name}/credentials", response_model=Token,
              summary="Generate password1 or password2 (replacing it); its value is in this response only")
 def generate_password(name: str, body: PasswordCreate, context: Context = Depends(writer)) -> Token:
-    return token(context.identities.generate_token_password(context.registry.id, name, body.name, body.expiry))
+    return token(context.identities.tokens.generate_password(context.registry.id, name, body.name, body.expiry))
 
 
 @router.delete("/tokens/{name}/credentials/{password}", status_code=204, response_class=Response,
                summary="Delete password1 or password2")
 def delete_password(name: str, password: PasswordName, context: Context = Depends(writer)) -> Response:
-    context.identities.delete_token_password(context.registry.id, name, password)
+    context.identities.tokens.delete_password(context.registry.id, name, password)
     return Response(status_code=204)

@@ -8,8 +8,8 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Response
 from pydantic import Field
 
-from cargohold.core.identities import MAX_PASSWORD, MIN_PASSWORD
 from cargohold.core.ports.records import Identity
+from cargohold.core.users import MAX_PASSWORD, MIN_PASSWORD
 
 from . import models
 from .deps import Context, reader, writer
@@ -40,23 +40,23 @@ def user(identity: Identity) -> User:
 
 @router.get("/users", response_model=list[User], summary="List users")
 def list_users(context: Context = Depends(reader)) -> list[User]:
-    return [user(i) for i in context.identities.list_users(context.registry.id)]
+    return [user(i) for i in context.identities.users.list(context.registry.id)]
 
 
 @router.post("/users", response_model=UserCreated, status_code=201,
              summary="Create a user (the password is in this response only)")
 def create_user(body: UserCreate, context: Context = Depends(writer)) -> UserCreated:
-    view = context.identities.create_user(context.registry.id, body.name, body.password)
+    view = context.identities.users.create(context.registry.id, body.name, body.password)
     return UserCreated(**user(view.identity).model_dump(), password=view.new_secret or "")
 
 
 @router.get("/users/{name}", response_model=User, summary="Show a user")
 def get_user(name: str, context: Context = Depends(reader)) -> User:
-    return user(context.identities.get_user(context.registry.id, name))
+    return user(context.identities.users.get(context.registry.id, name))
 
 
 @router.delete("/users/{name}", status_code=204, response_class=Response,
                summary="Delete a user (not the owner)")
 def delete_user(name: str, context: Context = Depends(writer)) -> Response:
-    context.identities.delete_user(context.registry.id, name)
+    context.identities.users.delete(context.registry.id, name)
     return Response(status_code=204)

@@ -59,25 +59,25 @@ def workload(identity: Identity, credentials: list[FederatedRecord]) -> Workload
 
 @router.get("/workload-identities", response_model=list[WorkloadIdentity], summary="List workload identities")
 def list_workloads(context: Context = Depends(reader)) -> list[WorkloadIdentity]:
-    return [workload(i, creds) for i, creds in context.identities.list_workloads(context.registry.id)]
+    return [workload(i, creds) for i, creds in context.identities.workloads.list(context.registry.id)]
 
 
 @router.post("/workload-identities", response_model=WorkloadIdentity, status_code=201,
              summary="Create a workload identity (then add a federated credential and a role assignment)")
 def create_workload(body: WorkloadIdentityCreate, context: Context = Depends(writer)) -> WorkloadIdentity:
-    return workload(context.identities.create_workload(context.registry.id, body.name, body.description), [])
+    return workload(context.identities.workloads.create(context.registry.id, body.name, body.description), [])
 
 
 @router.get("/workload-identities/{name}", response_model=WorkloadIdentity, summary="Show a workload identity")
 def get_workload(name: str, context: Context = Depends(reader)) -> WorkloadIdentity:
-    identity = context.identities.get_workload(context.registry.id, name)
-    return workload(identity, context.identities.list_federated_credentials(identity.id))
+    identity = context.identities.workloads.get(context.registry.id, name)
+    return workload(identity, context.identities.workloads.list_federated_credentials(identity.id))
 
 
 @router.delete("/workload-identities/{name}", status_code=204, response_class=Response,
                summary="Delete a workload identity, its federated credentials and its role assignments")
 def delete_workload(name: str, context: Context = Depends(writer)) -> Response:
-    context.identities.delete_workload(context.registry.id, name)
+    context.identities.workloads.delete(context.registry.id, name)
     return Response(status_code=204)
 
 
@@ -85,13 +85,14 @@ def delete_workload(name: str, context: Context = Depends(writer)) -> Response:
              status_code=201, summary="Trust an OIDC issuer's tokens for one subject")
 def add_federated_credential(name: str, body: FederatedCredentialCreate,
                              context: Context = Depends(writer)) -> FederatedCredential:
-    identity = context.identities.get_workload(context.registry.id, name)
-    return federated(context.identities.add_federated_credential(identity.id, body.name, body.issuer, body.subject,
-                                                                 body.audiences[0]))
+    workloads = context.identities.workloads
+    identity = workloads.get(context.registry.id, name)
+    return federated(workloads.add_federated_credential(identity.id, body.name, body.issuer, body.subject,
+                                                        body.audiences[0]))
 
 
 @router.delete("/workload-identities/{name}/federated-credentials/{credential}", status_code=204,
                response_class=Response, summary="Delete a federated credential")
 def delete_federated_credential(name: str, credential: str, context: Context = Depends(writer)) -> Response:
-    context.identities.remove_federated_credential(context.registry.id, name, credential)
+    context.identities.workloads.remove_federated_credential(context.registry.id, name, credential)
     return Response(status_code=204)
