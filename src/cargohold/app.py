@@ -34,7 +34,8 @@ from cargohold.metadata.generations import SharedGenerations
 from cargohold.metadata.registry_sql import SqlRegistryStore
 from cargohold.metadata.sql import SqlMetadataStore, create_engine
 from cargohold.runtime.shared_buckets import shared_throttle
-from cargohold.settings_view import SettingsView, settings_from_environment
+from cargohold.settings import settings_from_environment
+from cargohold.settings_view import SettingsView
 from cargohold.storage.filesystem import FilesystemBlobStore
 
 log = logging.getLogger("cargohold")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, create_model, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -14,36 +14,15 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from cargohold.settings_view import SettingsView
+from cargohold.settings_view import SettingsView, declared
 from cargohold.supervisor import RESOLVED_ENV
 
 
-class Settings(SettingsView, BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CARGOHOLD_", extra="forbid")
+class _Validated(SettingsView, BaseSettings):
+    """How settings are read and checked beyond their declared constraints; the fields themselves are
+    SettingsView's declarations (see `Settings` below)."""
 
-    listen: str = Field("127.0.0.1:5000", description="HOST:PORT to serve on")
-    data_dir: Path = Field(Path("cargohold-data"), description="blobs, the SQLite database and keys live here")
-    workers: int = Field(1, ge=1, le=64, description="server processes sharing the port")
-    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in the data dir")
-    registry_name: str = Field("cargohold", pattern=r"^[a-zA-Z0-9]{5,50}$",
-                               description="name of the default registry created on first start")
-    upload_expiry_seconds: float = Field(24 * 3600, gt=0, description="abandoned uploads are removed after this")
-    job_interval_seconds: float = Field(600, gt=0, description="how often background jobs run")
-    log_level: str = Field("info", pattern=r"^(critical|error|warning|info|debug)$")
-    access_log: bool = False
-    # Throttling (core/throttling.py): registry-wide per-minute limits; unset = the registry SKU's
-    # (ACR's published ReadOps/WriteOps per minute; deletes, referrer listings and logins: ours).
-    throttling_enabled: bool = Field(True, description="token buckets per registry and identity; 429 over the limit")
-    throttle_reads_per_minute: int | None = Field(None, ge=1, description="pulls, HEADs, tag lists, catalog")
-    throttle_writes_per_minute: int | None = Field(None, ge=1, description="uploads and manifest pushes")
-    throttle_deletes_per_minute: int | None = Field(None, ge=1, description="manifest, tag and blob deletes")
-    throttle_referrers_per_minute: int | None = Field(None, ge=1, description="referrer listings")
-    throttle_logins_per_minute: int | None = Field(None, ge=1, description="/oauth2/token and /oauth2/exchange")
-    throttle_identity_share: float = Field(0.5, gt=0, le=1,
-                                           description="the part of each registry limit one identity may use")
-    allow_insecure_issuers: bool = Field(
-        False, description="workload identity federation: also trust OIDC issuers at http://127.0.0.1 or "
-        "http://localhost (tests and local development only; otherwise issuers must be https URLs)")
+    model_config = SettingsConfigDict(env_prefix="CARGOHOLD_", extra="forbid")
 
     @field_validator("listen")
     @classmethod
@@ -67,6 +46,16 @@ class Settings(SettingsView, BaseSettings):
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
+
+
+
+if TYPE_CHECKING:
+    Settings = _Validated  # mypy reads the settings' types from SettingsView
+else:
+    Settings = create_model(
+        "Settings", __base__=_Validated, __module__=__name__,
+        **{name: (kind, Field(spec.default, description=spec.description or None, **spec.constraints))
+           for name, (kind, spec) in declared().items()})
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -1,44 +1,61 @@
-"""The resolved settings as the server uses them: plain attributes, no pydantic.
+"""Every setting, declared once, and the resolved settings as the server uses them: no pydantic.
 
-`cargohold serve` validates the settings once (config.py, pydantic-settings: flags, environment,
-TOML) and hands the result to its workers as JSON; a worker reads it into this class, so the
-workers never import pydantic (about 10 MiB of resident memory each) unless the management API
-is used.
+Each setting is one line of `SettingsView`: its name, its type, and `setting(default, description,
+**constraints)` (pydantic's Field constraints: ge, le, gt, pattern). config.py derives the validating
+pydantic model from these lines; `cargohold serve` validates once (flags, environment, TOML) and hands
+the result to its workers as JSON, which a worker reads into this class, so the workers never import
+pydantic (about 10 MiB of resident memory each) unless the management API is used.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
-import json
-import os
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, get_args, get_type_hints
 
-from cargohold.supervisor import RESOLVED_ENV  # the supervisor stays small: it imports nothing of ours
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """A setting's default, its description (--help, the JSON schema) and its constraints."""
+
+    default: Any
+    description: str = ""
+    constraints: dict[str, Any] = field(default_factory=dict)
+
+
+def setting(default: Any, description: str = "", **constraints: Any) -> Setting:
+    return Setting(default, description, constraints)
 
 
 class SettingsView:
-    """Every setting (config.Settings declares the same names with their validation; a test keeps
-    the two lists equal) and what is derived from them."""
+    """Every setting (add one with one line here) and what is derived from them."""
 
-    listen: str
-    data_dir: Path
-    workers: int
-    database_url: str | None
-    registry_name: str
-    upload_expiry_seconds: float
-    job_interval_seconds: float
-    log_level: str
-    access_log: bool
-    throttling_enabled: bool
-    throttle_reads_per_minute: int | None
-    throttle_writes_per_minute: int | None
-    throttle_deletes_per_minute: int | None
-    throttle_referrers_per_minute: int | None
-    throttle_logins_per_minute: int | None
-    throttle_identity_share: float
-    allow_insecure_issuers: bool
+    listen: Annotated[str, setting("127.0.0.1:5000", "HOST:PORT to serve on")]
+    data_dir: Annotated[Path, setting(Path("cargohold-data"), "blobs, the SQLite database and keys live here")]
+    workers: Annotated[int, setting(1, "server processes sharing the port", ge=1, le=64)]
+    database_url: Annotated[str | None, setting(None, "SQLAlchemy URL; default SQLite in the data dir")]
+    registry_name: Annotated[str, setting("cargohold", "name of the default registry created on first start",
+                                          pattern=r"^[a-zA-Z0-9]{5,50}$")]
+    upload_expiry_seconds: Annotated[float, setting(24 * 3600, "abandoned uploads are removed after this", gt=0)]
+    job_interval_seconds: Annotated[float, setting(600, "how often background jobs run", gt=0)]
+    log_level: Annotated[str, setting("info", pattern=r"^(critical|error|warning|info|debug)$")]
+    access_log: Annotated[bool, setting(False)]
+    # Throttling (core/throttling.py): registry-wide per-minute limits; unset = the registry SKU's
+    # (ACR's published ReadOps/WriteOps per minute; deletes, referrer listings and logins: ours).
+    throttling_enabled: Annotated[bool, setting(True, "token buckets per registry and identity; 429 over the limit")]
+    throttle_reads_per_minute: Annotated[int | None, setting(None, "pulls, HEADs, tag lists, catalog", ge=1)]
+    throttle_writes_per_minute: Annotated[int | None, setting(None, "uploads and manifest pushes", ge=1)]
+    throttle_deletes_per_minute: Annotated[int | None, setting(None, "manifest, tag and blob deletes", ge=1)]
+    throttle_referrers_per_minute: Annotated[int | None, setting(None, "referrer listings", ge=1)]
+    throttle_logins_per_minute: Annotated[int | None, setting(None, "/oauth2/token and /oauth2/exchange", ge=1)]
+    throttle_identity_share: Annotated[float, setting(0.5, "the part of each registry limit one identity may use",
+                                                      gt=0, le=1)]
+    allow_insecure_issuers: Annotated[bool, setting(
+        False, "workload identity federation: also trust OIDC issuers at http://127.0.0.1 or http://localhost "
+        "(tests and local development only; otherwise issuers must be https URLs)")]
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> SettingsView:
@@ -79,11 +96,9 @@ class SettingsView:
             return False
 
 
-def settings_from_environment() -> SettingsView:
-    """In a worker: exactly what `serve` resolved; elsewhere (tools, tests) the environment, validated."""
-    raw = os.environ.get(RESOLVED_ENV)
-    if raw:
-        return SettingsView.from_values(json.loads(raw))
-    from cargohold.config import Settings
 
-    return Settings()
+@functools.cache
+def declared() -> dict[str, tuple[Any, Setting]]:
+    """Each setting's name → (its type, its Setting), in declaration order (config.py builds on this)."""
+    hints = get_type_hints(SettingsView, include_extras=True)
+    return {name: (get_args(hints[name])[0], get_args(hints[name])[1]) for name in SettingsView.__annotations__}

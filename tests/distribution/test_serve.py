@@ -219,12 +219,18 @@ def test_given_owner_password_is_neither_written_nor_printed(tmp_path: Path) -> 
         assert server.password not in server.log_path.read_text()
 
 
-def test_settings_view_declares_every_setting() -> None:
-    """Workers read the resolved settings without pydantic; both lists of names must stay equal."""
+def test_settings_are_declared_once_for_the_model_and_the_view() -> None:
+    """The pydantic model is derived from SettingsView's declarations (type, default, constraints, help);
+    workers read the resolved settings into SettingsView without pydantic."""
     from cargohold.config import Settings
-    from cargohold.settings_view import SettingsView
+    from cargohold.settings_view import SettingsView, declared
 
-    assert set(SettingsView.__annotations__) == set(Settings.model_fields)
+    assert list(Settings.model_fields) == list(SettingsView.__annotations__)
+    workers = Settings.model_fields["workers"]
+    assert (workers.annotation, workers.default, workers.description) == (int, 1, declared()["workers"][1].description)
+    for bad in ({"workers": 0}, {"throttle_identity_share": 1.5}, {"registry_name": "x"}, {"listen": "nowhere"}):
+        with pytest.raises(ValueError):
+            Settings(**bad)
     view = SettingsView.from_values(Settings(listen="127.0.0.1:5999").model_dump(mode="json"))
     assert (view.port, view.storage_dir.name, view.listens_on_loopback()) == (5999, "storage", True)
     with pytest.raises(ValueError, match="do not match"):
