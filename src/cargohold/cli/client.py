@@ -273,6 +273,13 @@ def api() -> ApiClient:
     return STATE._client.addressing(STATE.registry)
 
 
+def registry_client(name: str | None) -> ApiClient:
+    """The API client addressing registry `name` (like --registry) when given."""
+    if name and not STATE.registry:
+        STATE.registry = name
+    return api()
+
+
 def operator_api() -> ApiClient:
     """The client for operator calls (/api/registries): no registry header; the server signs the
     operator in to the default registry whatever the host."""

@@ -10,6 +10,7 @@ import typer
 from cargohold.cli.client import usage_error
 
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")]
+RegistryName = Annotated[str | None, typer.Option("--name", "-n", help="registry name")]
 
 # ACR's repository-scoped actions, as scope maps and `--repository REPO ACTION...` name them.
 REPOSITORY_ACTIONS = ("content/read", "content/write", "content/delete", "metadata/read", "metadata/write")

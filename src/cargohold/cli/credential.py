@@ -7,8 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from cargohold.cli import output
-from cargohold.cli.client import usage_error
-from cargohold.cli.registry import RegistryName, registry_client
+from cargohold.cli.client import registry_client, usage_error
+from cargohold.cli.common import RegistryName
 
 app = typer.Typer(no_args_is_help=True,
                   help="The admin user's credentials (enable it with `update --admin-enabled true`).")

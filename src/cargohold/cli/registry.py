@@ -15,8 +15,9 @@ from typing import Annotated, Any
 import typer
 
 from cargohold.cli import client, output
-from cargohold.cli.client import STATE, segment
-from cargohold.cli.common import parse_bool, split_values
+from cargohold.cli.client import STATE, registry_client, segment
+from cargohold.cli.common import RegistryName, parse_bool, split_values
+from cargohold.cli.credential import CREDENTIAL_COLUMNS
 
 REGISTRY_COLUMNS: list[output.Column] = [
     ("Name", "name"), ("Login Server", "loginServer"), ("SKU", "sku"),
@@ -32,7 +33,6 @@ RESOURCE_COLUMNS: list[output.Column] = [
 USAGE_COLUMNS: list[output.Column] = [("NAME", "name"), ("LIMIT", "limit"), ("CURRENT VALUE", "currentValue"),
                                       ("UNIT", "unit")]
 
-RegistryName = Annotated[str | None, typer.Option("--name", "-n", help="registry name")]
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
           "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
@@ -65,18 +65,6 @@ def parse_limits(values: list[str] | None) -> dict[str, int | None]:
     return limits
 
 
-def registry_client(name: str | None) -> client.ApiClient:
-    """The API client addressing registry `name` (like --registry) when given."""
-    if name and not STATE.registry:
-        STATE.registry = name
-    return client.api()
-
-
-def operator_client() -> client.ApiClient:
-    """The API client for operator calls: no registry header (the operator signs in to the default registry)."""
-    return client.operator_api()
-
-
 def _print_owner(result: Any) -> None:
     owner = result.get("ownerCredentials") if isinstance(result, dict) else None
     if owner and STATE.output == "table" and STATE.query is None:
@@ -102,20 +90,20 @@ def create(
         client.usage_error("--limit NAME=none only makes sense for update")
     if limits:
         body["limitOverrides"] = limits
-    result = operator_client().post("/api/registries", body)
+    result = client.operator_api().post("/api/registries", body)
     output.emit(result, RESOURCE_COLUMNS)
     _print_owner(result)
 
 
 def list_registries() -> None:
     """List the registries (operator)."""
-    output.emit(operator_client().get("/api/registries"), RESOURCE_COLUMNS)
+    output.emit(client.operator_api().get("/api/registries"), RESOURCE_COLUMNS)
 
 
 def show(name: RegistryName = None) -> None:
     """Show a registry: with -n, the operator's view of it; without, the addressed registry's switches."""
     if name:
-        output.emit(operator_client().get(f"/api/registries/{segment(name)}"), RESOURCE_COLUMNS)
+        output.emit(client.operator_api().get(f"/api/registries/{segment(name)}"), RESOURCE_COLUMNS)
     else:
         output.emit(registry_client(None).get("/api/registry"), REGISTRY_COLUMNS)
 
@@ -159,15 +147,13 @@ def update(
     result: Any = None
     if plan:
         assert target is not None
-        result = operator_client().patch(f"/api/registries/{segment(target)}", plan)
+        result = client.operator_api().patch(f"/api/registries/{segment(target)}", plan)
     if switches:
         result = registry_client(name).patch("/api/registry", switches)
         output.emit(result, REGISTRY_COLUMNS)
         admin = result.get("adminCredentials") if isinstance(result, dict) else None
         if admin and STATE.output == "table" and STATE.query is None:
             # Enabling the admin user for the first time shows its passwords, this once: do not hide them.
-            from cargohold.cli.credential import CREDENTIAL_COLUMNS
-
             output.print_table(admin, CREDENTIAL_COLUMNS)
     else:
         output.emit(result, RESOURCE_COLUMNS)
@@ -179,13 +165,13 @@ def delete(
 ) -> None:
     """Delete a registry and all its metadata (operator; not the default registry)."""
     client.confirm(f"Delete registry {name!r} with all its repositories, identities and settings?", yes)
-    operator_client().delete(f"/api/registries/{segment(name)}")
+    client.operator_api().delete(f"/api/registries/{segment(name)}")
 
 
 def show_usage(name: RegistryName = None) -> None:
     """Usage against the registry's limits: NAME / LIMIT / CURRENT VALUE / UNIT."""
     if name:
-        result = operator_client().get(f"/api/registries/{segment(name)}/usage")
+        result = client.operator_api().get(f"/api/registries/{segment(name)}/usage")
     else:
         result = registry_client(None).get("/api/registry/usage")
     over = int(result.get("storageOverIncludedBytes", 0)) if isinstance(result, dict) else 0
