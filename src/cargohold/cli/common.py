@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -10,10 +11,28 @@ import typer
 from cargohold.cli.client import usage_error
 
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")]
+Description = Annotated[str | None, typer.Option("--description", help="free text")]
 RegistryName = Annotated[str | None, typer.Option("--name", "-n", help="registry name")]
 
 # ACR's repository-scoped actions, as scope maps and `--repository REPO ACTION...` name them.
 REPOSITORY_ACTIONS = ("content/read", "content/write", "content/delete", "metadata/read", "metadata/write")
+
+
+def given(values: dict[str, Any]) -> dict[str, Any]:
+    """The options that were given (not None), for a request body: `{"name": n} | given({"description": d})`."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def read_password_stdin(password: str | None) -> str:
+    """`--password-stdin`: one line from standard input (its line ending dropped), never with --password."""
+    if password:
+        usage_error("--password and --password-stdin are mutually exclusive")
+    data = sys.stdin.read()
+    value = data[:-1] if data.endswith("\n") else data
+    value = value[:-1] if value.endswith("\r") else value
+    if not value:
+        usage_error("--password-stdin: nothing was read from standard input")
+    return value
 
 
 def parse_bool(option: str, value: str) -> bool:

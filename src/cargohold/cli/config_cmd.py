@@ -3,11 +3,12 @@ untagged manifests. (Not to be confused with cli/config.py, the CLI's own settin
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from cargohold.cli import client, output
+from cargohold.cli.common import given
 
 app = typer.Typer(no_args_is_help=True, help="Registry policies.")
 retention = typer.Typer(no_args_is_help=True, help="The retention policy for untagged manifests (Premium).")
@@ -35,15 +36,9 @@ def update(
         "--type", metavar="UntaggedManifests", help="the policy type (the only one: UntaggedManifests)")] = None,
 ) -> None:
     """Change the policy. Enabling it needs the Premium SKU."""
-    body: dict[str, Any] = {}
-    if status is not None:
-        if status.lower() not in ("enabled", "disabled"):
-            client.usage_error(f"--status takes enabled or disabled, not {status!r}")
-        body["status"] = status.lower()
-    if days is not None:
-        body["days"] = days
-    if policy_type is not None:
-        body["type"] = policy_type
+    if status is not None and status.lower() not in ("enabled", "disabled"):
+        client.usage_error(f"--status takes enabled or disabled, not {status!r}")
+    body = given({"status": status and status.lower(), "days": days, "type": policy_type})
     if not body:
         client.usage_error("nothing to update: give --status and/or --days")
     output.emit(client.api().patch(PATH, body), RETENTION_COLUMNS)

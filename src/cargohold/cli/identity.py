@@ -12,7 +12,7 @@ import typer
 
 from cargohold.cli import client, output
 from cargohold.cli.client import confirm, segment, usage_error
-from cargohold.cli.common import Yes, split_values
+from cargohold.cli.common import Description, Yes, given, split_values
 
 app = typer.Typer(no_args_is_help=True, help="Workload identities (federated OIDC credentials, no secrets).")
 fed_app = typer.Typer(no_args_is_help=True, help="Which OIDC issuer and subject a workload identity trusts.")
@@ -35,11 +35,9 @@ FED_COLUMNS: list[output.Column] = [("Name", "name"), ("Issuer", "issuer"), ("Su
 
 @app.command("create")
 def create(name: Name,
-           description: Annotated[str | None, typer.Option("--description", help="free text")] = None) -> None:
+           description: Description = None) -> None:
     """Create a workload identity (then add a federated credential and a role assignment)."""
-    body: dict[str, Any] = {"name": name}
-    if description is not None:
-        body["description"] = description
+    body = {"name": name} | given({"description": description})
     output.emit(client.api().post("/api/workload-identities", body), IDENTITY_COLUMNS)
 
 

@@ -20,28 +20,18 @@ import typer
 
 from cargohold.cli import client, config, output
 from cargohold.cli.client import STATE, CliError, Credentials
+from cargohold.cli.common import read_password_stdin
 
 CLIENT_ID = "cargohold-cli"
-
-
-def _read_password_stdin() -> str:
-    data = sys.stdin.read()
-    password = data[:-1] if data.endswith("\n") else data
-    password = password[:-1] if password.endswith("\r") else password
-    if not password:
-        client.usage_error("--password-stdin: nothing was read from standard input")
-    return password
 
 
 def _credentials(username: str | None, password: str | None, password_stdin: bool,
                  allow_stored: bool, url: str) -> Credentials:
     username = username or STATE.username
     if password_stdin:
-        if password:
-            client.usage_error("--password and --password-stdin are mutually exclusive")
-        if not username:
+        if not username and not password:
             client.usage_error("--password-stdin needs --username")
-        password = _read_password_stdin()
+        password = read_password_stdin(password)
     else:
         password = password or STATE.password
     if username and password:

@@ -16,7 +16,7 @@ import typer
 
 from cargohold.cli import client, output
 from cargohold.cli.client import STATE, registry_client, segment
-from cargohold.cli.common import RegistryName, parse_bool, split_values
+from cargohold.cli.common import RegistryName, Yes, given, parse_bool, split_values
 from cargohold.cli.credential import CREDENTIAL_COLUMNS
 
 REGISTRY_COLUMNS: list[output.Column] = [
@@ -123,16 +123,11 @@ def update(
 ) -> None:
     """Change a registry: tier, login server, quota and limits (operator, needs -n); admin user and anonymous
     pull (the addressed registry's own credentials)."""
-    switches: dict[str, Any] = {}
-    if admin_enabled is not None:
-        switches["adminUserEnabled"] = parse_bool("--admin-enabled", admin_enabled)
-    if anonymous_pull_enabled is not None:
-        switches["anonymousPullEnabled"] = parse_bool("--anonymous-pull-enabled", anonymous_pull_enabled)
-    plan: dict[str, Any] = {}
-    if sku is not None:
-        plan["sku"] = sku
-    if login_server is not None:
-        plan["loginServer"] = login_server
+    switches = given({
+        "adminUserEnabled": None if admin_enabled is None else parse_bool("--admin-enabled", admin_enabled),
+        "anonymousPullEnabled": None if anonymous_pull_enabled is None
+        else parse_bool("--anonymous-pull-enabled", anonymous_pull_enabled)})
+    plan = given({"sku": sku, "loginServer": login_server})
     if storage_quota is not None:
         plan["storageQuotaBytes"] = parse_size("--storage-quota", storage_quota)
     limits = parse_limits(limit)
@@ -161,7 +156,7 @@ def update(
 
 def delete(
     name: Annotated[str, typer.Option("--name", "-n", help="registry name")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+    yes: Yes = False,
 ) -> None:
     """Delete a registry and all its metadata (operator; not the default registry)."""
     client.confirm(f"Delete registry {name!r} with all its repositories, identities and settings?", yes)

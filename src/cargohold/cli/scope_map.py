@@ -8,7 +8,7 @@ import typer
 
 from cargohold.cli import client, output
 from cargohold.cli.client import confirm, segment, usage_error
-from cargohold.cli.common import Yes, repository_actions
+from cargohold.cli.common import Description, Yes, given, repository_actions
 
 app = typer.Typer(no_args_is_help=True, help="Scope maps: which repository actions a token may perform.")
 
@@ -38,15 +38,13 @@ def create(
     name: Name,
     repository: Annotated[list[str] | None, typer.Option(
         "--repository", metavar="REPO ACTION...", help=REPO_HELP)] = None,
-    description: Annotated[str | None, typer.Option("--description", help="free text")] = None,
+    description: Description = None,
 ) -> None:
     """Create a scope map: `--repository backend/* content/read metadata/read --repository web content/write`."""
     actions = repository_actions("--repository", repository)
     if not actions:
         usage_error("give at least one --repository REPO ACTION...")
-    body: dict[str, Any] = {"name": name, "actions": actions}
-    if description is not None:
-        body["description"] = description
+    body = {"name": name, "actions": actions} | given({"description": description})
     output.emit(client.api().post("/api/scope-maps", body), SCOPE_MAP_COLUMNS)
 
 
@@ -69,18 +67,12 @@ def update(
         "--add-repository", metavar="REPO ACTION...", help="actions to add; " + REPO_HELP)] = None,
     remove_repository: Annotated[list[str] | None, typer.Option(
         "--remove-repository", metavar="REPO ACTION...", help="actions to remove; " + REPO_HELP)] = None,
-    description: Annotated[str | None, typer.Option("--description", help="free text")] = None,
+    description: Description = None,
 ) -> None:
     """Add or remove repository actions, or change the description."""
-    body: dict[str, Any] = {}
-    add = repository_actions("--add-repository", add_repository)
-    remove = repository_actions("--remove-repository", remove_repository)
-    if add:
-        body["addActions"] = add
-    if remove:
-        body["removeActions"] = remove
-    if description is not None:
-        body["description"] = description
+    add = repository_actions("--add-repository", add_repository) or None
+    remove = repository_actions("--remove-repository", remove_repository) or None
+    body = given({"addActions": add, "removeActions": remove, "description": description})
     if not body:
         usage_error("nothing to update: give --add-repository, --remove-repository or --description")
     output.emit(client.api().patch(f"/api/scope-maps/{segment(name)}", body), SCOPE_MAP_COLUMNS)

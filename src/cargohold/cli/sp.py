@@ -8,7 +8,7 @@ import typer
 
 from cargohold.cli import client, output
 from cargohold.cli.client import CliError, confirm, segment, usage_error
-from cargohold.cli.common import Yes
+from cargohold.cli.common import Yes, given
 
 app = typer.Typer(no_args_is_help=True, help="Service principals: a client id and a secret that expires.")
 credential_app = typer.Typer(no_args_is_help=True, help="A service principal's secret.")
@@ -45,15 +45,16 @@ def _client_id(api: client.ApiClient, client_id: str | None, name: str | None) -
     return str(matches[0]["clientId"])
 
 
+def _years(years: int | None) -> dict[str, Any]:
+    if years is not None and years <= 0:
+        usage_error("--years must be positive")
+    return given({"years": years})
+
+
 @app.command("create")
 def create(name: Annotated[str, typer.Option("--name", "-n", help="display name")], years: Years = None) -> None:
     """Create a service principal; its secret is shown once, in this output."""
-    body: dict[str, Any] = {"name": name}
-    if years is not None:
-        if years <= 0:
-            usage_error("--years must be positive")
-        body["years"] = years
-    output.emit(client.api().post("/api/service-principals", body), WITH_SECRET)
+    output.emit(client.api().post("/api/service-principals", {"name": name} | _years(years)), WITH_SECRET)
 
 
 @app.command("list")
@@ -73,12 +74,8 @@ def show(id_: Id = None, name: Name = None) -> None:
 def credential_reset(id_: Id = None, name: Name = None, years: Years = None) -> None:
     """Replace a service principal's secret (the old one stops working); the new one is shown once."""
     api = client.api()
-    body: dict[str, Any] = {}
-    if years is not None:
-        if years <= 0:
-            usage_error("--years must be positive")
-        body["years"] = years
-    result = api.post(f"/api/service-principals/{segment(_client_id(api, id_, name))}/credentials/reset", body)
+    result = api.post(f"/api/service-principals/{segment(_client_id(api, id_, name))}/credentials/reset",
+                      _years(years))
     output.emit(result, WITH_SECRET)
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from cargohold.cli import client, output
 from cargohold.cli.client import confirm, segment
+from cargohold.cli.common import Yes, given
 
 app = typer.Typer(no_args_is_help=True,
                   help="Write-once tag rules: a tag matching a rule's pattern is pushed once, never moved or deleted.")
@@ -28,11 +29,7 @@ def create(
     description: Annotated[str | None, typer.Option("--description", help="why the rule exists")] = None,
 ) -> None:
     """Create a rule. It protects tags from the next push on (existing tags that match become write-once too)."""
-    body: dict[str, Any] = {"pattern": pattern}
-    if repository:
-        body["repository"] = repository
-    if description is not None:
-        body["description"] = description
+    body = {"pattern": pattern} | given({"repository": repository or None, "description": description})
     output.emit(client.api().post("/api/tag-rules", body), RULE_COLUMNS)
 
 
@@ -45,7 +42,7 @@ def list_() -> None:
 @app.command("delete")
 def delete(
     rule_id: Annotated[str, typer.Option("--id", metavar="ID", help="the rule's id (see tag-rule list)")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+    yes: Yes = False,
 ) -> None:
     """Delete a rule: the tags it protected can be moved and deleted again."""
     confirm(f"Delete tag rule {rule_id}?", yes)

@@ -9,7 +9,7 @@ import typer
 
 from cargohold.cli import client, output
 from cargohold.cli.client import CliError, confirm, segment, usage_error
-from cargohold.cli.common import Yes, expiry, repository_actions, repository_groups
+from cargohold.cli.common import Yes, expiry, given, repository_actions, repository_groups
 from cargohold.cli.scope_map import REPO_HELP
 
 app = typer.Typer(no_args_is_help=True, help="Repository tokens: passwords limited by a scope map.")
@@ -130,11 +130,7 @@ def update(
     status: Status = None,
 ) -> None:
     """Change a token's scope map or status."""
-    body: dict[str, Any] = {}
-    if scope_map is not None:
-        body["scopeMapName"] = scope_map
-    if (st := _status(status)) is not None:
-        body["status"] = st
+    body = given({"scopeMapName": scope_map, "status": _status(status)})
     if not body:
         usage_error("nothing to update: give --scope-map and/or --status")
     output.emit(client.api().patch(f"/api/tokens/{segment(name)}", body), TOKEN_COLUMNS)
@@ -173,10 +169,7 @@ def credential_generate(
     api = client.api()
     passwords: list[dict[str, Any]] = []
     for which in _which(password1, password2, default_both=True):
-        body: dict[str, Any] = {"name": which}
-        if exp is not None:
-            body["expiry"] = exp
-        token = api.post(f"/api/tokens/{segment(name)}/credentials", body)
+        token = api.post(f"/api/tokens/{segment(name)}/credentials", {"name": which} | given({"expiry": exp}))
         for p in (token.get("credentials") or {}).get("passwords") or [] if isinstance(token, dict) else []:
             if isinstance(p, dict) and p.get("name") == which:
                 passwords.append(p)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from cargohold.cli import client, output
 from cargohold.cli.client import confirm, segment
-from cargohold.cli.common import Yes
+from cargohold.cli.common import Yes, given, read_password_stdin
 
 app = typer.Typer(no_args_is_help=True, help="Users: a name and a password; give them roles with `role assignment`.")
 
@@ -26,16 +26,8 @@ def create(
 ) -> None:
     """Create a user."""
     if password_stdin:
-        if password is not None:
-            client.usage_error("--password and --password-stdin are mutually exclusive")
-        import sys
-
-        password = sys.stdin.read().rstrip("\r\n")
-        if not password:
-            client.usage_error("--password-stdin: nothing was read from standard input")
-    body: dict[str, Any] = {"name": name}
-    if password is not None:
-        body["password"] = password
+        password = read_password_stdin(password)
+    body = {"name": name} | given({"password": password})
     output.emit(client.api().post("/api/users", body), [*USER_COLUMNS, ("Password", "password")])
 
 
