@@ -24,9 +24,7 @@ class Regenerate(models.Request):
 
 
 def admin_credentials(view: IdentityView) -> AdminCredentials:
-    return AdminCredentials(username=view.identity.name, passwords=[
-        models.Secret(name=s.name, created_at=s.created_at, expiry=s.expires_at, value=s.value)
-        for s in view.secrets])
+    return AdminCredentials(username=view.identity.name, passwords=models.secrets(view))
 
 
 @router.get("/registry/credentials", response_model=AdminCredentials,

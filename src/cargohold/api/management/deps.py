@@ -81,13 +81,22 @@ def addressed_registry(request: Request) -> Registry:
     return m.registries.for_host(request.headers.get("host"))
 
 
-def _sign_in(request: Request, registry: Registry) -> Principal:
-    m = management(request)
+def required_credentials(request: Request) -> tuple[str, str]:
+    """The request's HTTP Basic username and password (401 without them)."""
     credentials = basic_credentials(request)
     if credentials is None:
         raise Unauthorized("HTTP Basic credentials are required")
-    principal = m.access.authenticate(registry, credentials[0], credentials[1], method=LOGIN_METHOD,
-                                      source=source_label(request.client))
+    return credentials
+
+
+def signed_in(request: Request, registry: Registry, credentials: tuple[str, str]) -> Principal:
+    """Who `credentials` prove to be in `registry` (every attempt goes to the login log as `management`)."""
+    return management(request).access.authenticate(registry, credentials[0], credentials[1], method=LOGIN_METHOD,
+                                                   source=source_label(request.client))
+
+
+def _sign_in(request: Request, registry: Registry) -> Principal:
+    principal = signed_in(request, registry, required_credentials(request))
     if principal.kind in ("token", "anonymous"):
         raise Denied("repository tokens cannot use the control plane; sign in as a user, service principal, "
                      "workload identity or the admin user")

@@ -8,6 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from cargohold.core.identity_common import IdentityView
+
 
 class Request(BaseModel):
     """A request body: camelCase names only, no unknown fields (booleans and integers are strict)."""
@@ -35,6 +37,11 @@ class Secret(Response):
     created_at: datetime
     expiry: datetime | None = Field(description="when the secret stops working (null: never)")
     value: str | None = shown_once("the secret itself, shown only in the response that generated it")
+
+
+def secrets(view: IdentityView) -> list[Secret]:
+    """An identity's credentials as shown: metadata, and a value only where this call generated it."""
+    return [Secret(name=s.name, created_at=s.created_at, expiry=s.expires_at, value=s.value) for s in view.secrets]
 
 
 class ErrorItem(BaseModel):

@@ -12,17 +12,13 @@ from cargohold.core.registries import RegistryInfo
 
 from . import models
 from .deps import Context, operator
+from .registry import RegistryBasics
 from .usage import UsageList, usage_list
 
 router = APIRouter(tags=["registries"])
 
 
-class RegistryResource(models.Response):
-    name: str
-    login_server: str
-    sku: str
-    admin_user_enabled: bool
-    anonymous_pull_enabled: bool
+class RegistryResource(RegistryBasics):
     limit_overrides: dict[str, int] = Field(description="the operator's overrides of the SKU's limits")
     storage_quota_bytes: int | None = Field(description="hard storage quota (null: none)")
     storage_used_bytes: int

@@ -17,12 +17,17 @@ from .deps import Context, reader, writer
 router = APIRouter(tags=["registry"])
 
 
-class RegistryInfo(models.Response):
+class RegistryBasics(models.Response):
+    """What both the registry's own view and the operator's registry resource show first."""
+
     name: str
     login_server: str
     sku: str
     admin_user_enabled: bool
     anonymous_pull_enabled: bool
+
+
+class RegistryInfo(RegistryBasics):
     created_at: datetime
 
 

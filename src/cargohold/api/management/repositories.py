@@ -16,17 +16,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Security
 from pydantic import StrictBool
 
-from cargohold.api.auth.credentials import basic_credentials
-from cargohold.core.access import Principal, source_label
+from cargohold.core.access import Principal
 from cargohold.core.attributes import as_json
-from cargohold.core.errors import Denied, InvalidArgument, Unauthorized
+from cargohold.core.errors import Denied, InvalidArgument
 from cargohold.core.permissions import DELETE, METADATA_READ, METADATA_WRITE
 from cargohold.core.ports.records import Attributes, Registry
 from cargohold.core.ports.repository_store import ManifestInfo, RepositoryInfo, TagInfo
 from cargohold.core.repositories import RepositoryService, check_top
 
 from . import models
-from .deps import LOGIN_METHOD, addressed_registry, basic_scheme, management
+from .deps import addressed_registry, basic_scheme, management, required_credentials, signed_in
 
 router = APIRouter(tags=["repositories"])
 
@@ -63,14 +62,9 @@ def repository_service(request: Request) -> RepositoryService:
 
 def repository_caller(request: Request, _scheme: None = Security(basic_scheme)) -> RepositoryCaller:
     """HTTP Basic as elsewhere in /api, but repository tokens are welcome: their scope map decides."""
-    m = management(request)
-    credentials = basic_credentials(request)
-    if credentials is None:
-        raise Unauthorized("HTTP Basic credentials are required")
+    credentials = required_credentials(request)
     registry = addressed_registry(request)
-    principal = m.access.authenticate(registry, credentials[0], credentials[1], method=LOGIN_METHOD,
-                                      source=source_label(request.client))
-    return RepositoryCaller(registry, principal, repository_service(request))
+    return RepositoryCaller(registry, signed_in(request, registry, credentials), repository_service(request))
 
 
 Caller = Annotated[RepositoryCaller, Depends(repository_caller)]

@@ -56,9 +56,7 @@ class PasswordCreate(models.Request):
 def token(view: IdentityView) -> Token:
     t = view.identity
     return Token(name=t.name, scope_map_name=view.scope_map_name, status="enabled" if t.enabled else "disabled",
-                 created_at=t.created_at, credentials=TokenCredentials(passwords=[
-                     models.Secret(name=s.name, created_at=s.created_at, expiry=s.expires_at, value=s.value)
-                     for s in view.secrets]))
+                 created_at=t.created_at, credentials=TokenCredentials(passwords=models.secrets(view)))
 
 
 @router.get("/tokens", response_model=list[Token], summary="List tokens")
