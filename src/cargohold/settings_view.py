@@ -27,6 +27,7 @@ class Setting:
 
 
 def setting(default: Any, description: str = "", **constraints: Any) -> Setting:
+    """`constraints` are pydantic.Field keywords (ge, le, gt, pattern, …), passed on as they are."""
     return Setting(default, description, constraints)
 
 
@@ -64,7 +65,8 @@ class SettingsView:
         if set(values) != names:
             raise ValueError(f"resolved settings do not match: {sorted(set(values) ^ names)}")
         view = cls.__new__(cls)
-        view.__dict__.update(values, data_dir=Path(values["data_dir"]))
+        view.__dict__.update(values)
+        view.__dict__.update({name: Path(values[name]) for name, (kind, _) in declared().items() if kind is Path})
         return view
 
     @property

@@ -40,8 +40,8 @@ class Clock:
 
 def workload(local: Local, issuer: OidcIssuer, name: str = "ci-app", subject: str = SUB,
              audience: str = DEFAULT_AUDIENCE, role: str | None = "AcrPull", scope: str = "apps/*") -> Identity:
-    ids = local.db.identities
-    identity = ids.create_workload(local.db.registry.id, name, "test workload")
+    ids = local.db.identities.workloads
+    identity = ids.create(local.db.registry.id, name, "test workload")
     ids.add_federated_credential(identity.id, "main", issuer.url, subject, audience)
     if role:
         local.db.assign(identity.id, role, scope)
@@ -93,16 +93,16 @@ def test_bad_issuers_are_refused(url: str) -> None:
 
 
 def test_workload_identity_and_its_federated_credentials(local: Local, issuer: OidcIssuer) -> None:
-    ids = local.db.identities
+    ids = local.db.identities.workloads
     reg = local.db.registry.id
-    wl = ids.create_workload(reg, "build-agent", "builds")
+    wl = ids.create(reg, "build-agent", "builds")
     assert (wl.kind, wl.name, wl.enabled) == ("workload", "build-agent", True)
     assert local.db.store.credentials_of(wl.id) == []  # no secret of any kind
     with pytest.raises(Conflict):
-        ids.create_workload(reg, "build-agent", "")
+        ids.create(reg, "build-agent", "")
     for bad in ("ab", "-x1", "a b c", "x" * 129, "ünïcode"):
         with pytest.raises(InvalidArgument):
-            ids.create_workload(reg, bad, "")
+            ids.create(reg, bad, "")
 
     cred = ids.add_federated_credential(wl.id, "main", issuer.url, SUB)
     assert cred.audience == DEFAULT_AUDIENCE
@@ -201,8 +201,8 @@ def test_issuer_not_registered_is_never_contacted(local: Local, issuer: OidcIssu
 def test_discovery_must_name_the_issuer_exactly(local: Local) -> None:
     with OidcIssuer(path="/tenant") as real:
         # the credential trusts the issuer with a trailing slash; discovery says it without
-        ids = local.db.identities
-        wl = ids.create_workload(local.db.registry.id, "slashy", "")
+        ids = local.db.identities.workloads
+        wl = ids.create(local.db.registry.id, "slashy", "")
         ids.add_federated_credential(wl.id, "main", real.url + "/", SUB)
         fed, _ = service(local)
         token = jwt.encode(real.claims(SUB, iss=real.url + "/"), real.key("rsa-1").private, algorithm="RS256",
