@@ -3,40 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from cargohold.core.manifests import remove_image, remove_tag, store_manifest
 from cargohold.core.ports.records import NewManifest, UploadRecord
 from cargohold.core.usage import record_blob
-from cargohold.metadata.migrate import upgrade
-from cargohold.metadata.sql import SqlMetadataStore, create_engine
-from support import _fresh_database_url
+from cargohold.metadata.sql import SqlMetadataStore
 
 D1 = "sha256:" + "1" * 64
 D2 = "sha256:" + "2" * 64
 D3 = "sha256:" + "3" * 64
 M1 = "sha256:" + "a" * 64
 M2 = "sha256:" + "b" * 64
-
-
-@pytest.fixture()
-def store(tmp_path: Path) -> Iterator[SqlMetadataStore]:
-    url = _fresh_database_url() or f"sqlite:///{tmp_path / 'meta.db'}"
-    engine = create_engine(url)
-    upgrade(engine)
-    s = SqlMetadataStore(engine)
-    yield s
-    s.close()
-
-
-@pytest.fixture()
-def reg(store: SqlMetadataStore) -> int:
-    return store.ensure_registry("cargohold", "127.0.0.1:5000").id
 
 
 def manifest(digest: str, blobs: tuple[str, ...] = (), manifests: tuple[str, ...] = (),
