@@ -1,13 +1,16 @@
-"""The metadata store's hot queries through the prepared-statement layer (`_Prepared`/`_Cursor`) versus
-plain SQLAlchemy Core (`conn.execute(stmt, params)`) with the very same prebuilt statement objects.
+"""The metadata store's hot queries through the prepared-statement layer (metadata/prepared.py:
+`Prepared`/`Cursor`) versus plain SQLAlchemy Core (`conn.execute(stmt, params)`) with the very same
+prebuilt statement objects.
 
     PYTHONPATH=src .venv/bin/python benchmarks/sql_paths.py [--iterations N] [--rounds R] [--url URL ...]
+        [--sqlite-dir DIR]
 
 Without --url it measures a fresh SQLite file (WAL, as the registry runs it); add a PostgreSQL URL
 (e.g. postgresql+psycopg://cargohold:cargohold@127.0.0.1:5439/cargohold: a throwaway database is
 created in that cluster and dropped afterwards). Each case is one whole store call as the request
 path makes it, connection checkout and transaction included: blob size for HEAD, manifest by tag,
-upload get and advance (a non-durable write), add_blob (a durable write of four statements).
+upload get and advance (a non-durable write), add_blob (core/usage.record_blob: a durable write of
+three statements, the blob new to the registry).
 Rounds alternate the two paths; the figure is the median over rounds of microseconds per call.
 """
 
@@ -26,7 +29,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cargohold.core.manifests import store_manifest
 from cargohold.core.ports.records import NewManifest, UploadRecord
+from cargohold.core.usage import record_blob
+from cargohold.metadata.access_sql import SqlAccessStore
 from cargohold.metadata.migrate import upgrade
 from cargohold.metadata.sql import SqlMetadataStore, create_engine
 
@@ -75,22 +81,24 @@ class CoreExec:
                 "ts": datetime.now(UTC)}).rowcount == 1
 
     def add_blob(self, reg: int, repo: str, digest: str, size: int) -> None:
+        """core/usage.record_blob's statements (blob, usage, link) in one Core write transaction."""
         s, ts = self.s, datetime.now(UTC)
         with s.write() as conn:
             new = conn.execute(s._q_blob_insert, {"registry_id": reg, "digest": digest, "size": size, "ts": ts})
             if new.rowcount:
-                conn.execute(s._q_usage_add, {"registry_id": reg, "size": size, "added": size})
-            repo_id = s._repository_id(conn, reg, repo, create=True)
+                conn.execute(s._q_usage_add, {"reg": reg, "size": size}).first()
+            repo_id = s.repository_id(conn, reg, repo, create=True)
             conn.execute(s._q_link_insert, {"registry_id": reg, "repo_id": repo_id, "digest": digest, "ts": ts})
 
 
 def cases(store: SqlMetadataStore, reg: int) -> dict[str, tuple[Callable[[int], Any], Callable[[int], Any]]]:
-    """name -> (through _Prepared, through plain Core): each a call taking the iteration number."""
+    """name -> (through Prepared, through plain Core): each a call taking the iteration number."""
     digest = "sha256:" + "1" * 64
-    store.add_blob(reg, REPO, digest, 1234)
+    SqlAccessStore(store).update_settings(reg)  # the settings row every registry has (usage is counted there)
+    record_blob(store, reg, REPO, digest, 1234)
     manifest = NewManifest("sha256:" + "a" * 64, "application/vnd.oci.image.manifest.v1+json", None, None, None,
                            b'{"schemaVersion":2}', (digest,), ())
-    store.put_manifest(reg, REPO, manifest, "latest")
+    store_manifest(store, reg, REPO, manifest, "latest")
     now = datetime.now(UTC)
     store.create_upload(UploadRecord("bench-upload", reg, REPO, 0, "sha256", None, now, now))
     core_exec = CoreExec(store)
@@ -110,7 +118,7 @@ def cases(store: SqlMetadataStore, reg: int) -> dict[str, tuple[Callable[[int], 
 
     def add_p(_: int) -> Any:
         counter["p"] += 1
-        store.add_blob(reg, REPO, new_blob(counter["p"], "e"), 10)
+        record_blob(store, reg, REPO, new_blob(counter["p"], "e"), 10)
 
     def add_c(_: int) -> Any:
         counter["c"] += 1
@@ -144,7 +152,7 @@ def run(url: str, label: str, iterations: int, rounds: int) -> None:
         reg = store.ensure_registry("bench", "127.0.0.1:5000").id
         table = cases(store, reg)
         print(f"\n{label}: {iterations} calls x {rounds} rounds, median us/call")
-        print(f"{'case':<20} {'_Prepared':>10} {'Core':>10} {'Core/_Prepared':>15}")
+        print(f"{'case':<20} {'Prepared':>10} {'Core':>10} {'Core/Prepared':>15}")
         for name, (prepared, core) in table.items():
             n = iterations if name != "add_blob" else max(iterations // 4, 1)
             measure(prepared, 50), measure(core, 50)  # warm caches and the pool
@@ -164,8 +172,9 @@ def main() -> int:
     parser.add_argument("--iterations", type=int, default=4000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--url", action="append", default=[], help="a PostgreSQL admin URL (repeatable)")
+    parser.add_argument("--sqlite-dir", default=None, help="where the SQLite file lives (default: the temp dir)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.sqlite_dir) as tmp:
         run(f"sqlite:///{Path(tmp) / 'bench.db'}", "SQLite (WAL, synchronous=FULL)", args.iterations, args.rounds)
     for admin in args.url:
         url, drop = _fresh_postgres(admin)
