@@ -11,7 +11,8 @@ from cargohold.core.errors import Conflict
 from cargohold.core.ports.records import Registry, RegistrySettings
 from cargohold.metadata import schema as t
 from cargohold.metadata.access_sql import SqlAccessStore
-from cargohold.metadata.sql import SqlMetadataStore, _utc, now
+from cargohold.metadata.db import _utc, now
+from cargohold.metadata.sql import SqlMetadataStore
 
 # Tables holding a registry's rows, children before parents (deleted in this order).
 _REGISTRY_TABLES = (

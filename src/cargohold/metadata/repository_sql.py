@@ -18,7 +18,8 @@ from cargohold.core.ports.records import TagImmutabilityRule
 from cargohold.core.ports.repository_store import ManifestInfo, RepositoryInfo, TagInfo
 from cargohold.core.ports.transactions import ManifestTransaction
 from cargohold.metadata import schema as t
-from cargohold.metadata.sql import ATTRIBUTE_NAMES, SqlMetadataStore, _utc, attributes_of, now
+from cargohold.metadata.db import ATTRIBUTE_NAMES, _utc, attributes_of, now
+from cargohold.metadata.sql import SqlMetadataStore
 
 
 def _attrs(table: sa.Table) -> list[sa.Column[Any]]:

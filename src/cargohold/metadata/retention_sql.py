@@ -27,7 +27,8 @@ import sqlalchemy as sa
 from cargohold.core.ports.generations import REMOVALS, TAGS
 from cargohold.core.ports.records import DueFacts, DueManifest, Registry, RegistrySettings
 from cargohold.metadata import schema as t
-from cargohold.metadata.sql import SqlMetadataStore, _utc
+from cargohold.metadata.db import _utc
+from cargohold.metadata.sql import SqlMetadataStore
 
 
 def _due_conditions(m: Any, r: Any, cutoff: datetime) -> list[Any]:

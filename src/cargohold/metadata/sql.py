@@ -14,11 +14,11 @@ from cargohold.core.ports.generations import Generations
 from cargohold.core.ports.records import Registry
 from cargohold.metadata import schema as t
 from cargohold.metadata.blobs_sql import BlobsSql
-from cargohold.metadata.db import ATTRIBUTE_NAMES, _utc, attributes_of, create_engine, now
+from cargohold.metadata.db import create_engine, now
 from cargohold.metadata.manifests_sql import ManifestsSql
 from cargohold.metadata.uploads_sql import UploadsSql
 
-__all__ = ["ATTRIBUTE_NAMES", "SqlMetadataStore", "_utc", "attributes_of", "create_engine", "now"]
+__all__ = ["SqlMetadataStore", "create_engine", "now"]  # create_engine and now: for the callers of before the split
 
 
 class SqlMetadataStore(BlobsSql, UploadsSql, ManifestsSql):
