@@ -3,38 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
-
+from cargohold.core.manifests import remove_image, remove_tag, store_manifest
 from cargohold.core.ports.records import NewManifest, UploadRecord
-from cargohold.metadata.migrate import upgrade
-from cargohold.metadata.sql import SqlMetadataStore, create_engine
-from support import _fresh_database_url
+from cargohold.core.usage import record_blob
+from cargohold.metadata.sql import SqlMetadataStore
 
 D1 = "sha256:" + "1" * 64
 D2 = "sha256:" + "2" * 64
 D3 = "sha256:" + "3" * 64
 M1 = "sha256:" + "a" * 64
 M2 = "sha256:" + "b" * 64
-
-
-@pytest.fixture()
-def store(tmp_path: Path) -> Iterator[SqlMetadataStore]:
-    url = _fresh_database_url() or f"sqlite:///{tmp_path / 'meta.db'}"
-    engine = create_engine(url)
-    upgrade(engine)
-    s = SqlMetadataStore(engine)
-    yield s
-    s.close()
-
-
-@pytest.fixture()
-def reg(store: SqlMetadataStore) -> int:
-    return store.ensure_registry("cargohold", "127.0.0.1:5000").id
 
 
 def manifest(digest: str, blobs: tuple[str, ...] = (), manifests: tuple[str, ...] = (),
@@ -52,7 +34,7 @@ def test_registry_is_created_once(store: SqlMetadataStore) -> None:
 
 
 def test_blobs_are_linked_per_repository(store: SqlMetadataStore, reg: int) -> None:
-    store.add_blob(reg, "a/one", D1, 10)
+    record_blob(store, reg, "a/one", D1, 10)
     assert store.repository_blob_size(reg, "a/one", D1) == 10
     assert store.repository_blob_size(reg, "a/two", D1) is None
     assert store.blob_size(reg, D1) == 10
@@ -67,8 +49,8 @@ def test_blobs_are_linked_per_repository(store: SqlMetadataStore, reg: int) -> N
 
 def test_rows_are_scoped_by_registry(store: SqlMetadataStore, reg: int) -> None:
     other = store.ensure_registry("another1", "other:5000").id
-    store.add_blob(reg, "r", D1, 1)
-    store.put_manifest(reg, "r", manifest(M1, blobs=(D1,)), "v1")
+    record_blob(store, reg, "r", D1, 1)
+    store_manifest(store, reg, "r", manifest(M1, blobs=(D1,)), "v1")
     assert store.repository_blob_size(other, "r", D1) is None
     assert store.get_manifest_by_tag(other, "r", "v1") is None
     assert store.list_repositories(other, None, None) == []
@@ -76,46 +58,46 @@ def test_rows_are_scoped_by_registry(store: SqlMetadataStore, reg: int) -> None:
 
 
 def test_manifests_tags_and_references(store: SqlMetadataStore, reg: int) -> None:
-    store.add_blob(reg, "r", D1, 1)
+    record_blob(store, reg, "r", D1, 1)
     assert store.reference_sizes(reg, "r", (D1, D2), (M2,)) == {D1: 1}
     assert store.reference_sizes(reg, "nope", (D1,), ()) == {}
-    store.put_manifest(reg, "r", manifest(M1, blobs=(D1,)), "v1")
+    store_manifest(store, reg, "r", manifest(M1, blobs=(D1,)), "v1")
     assert store.reference_sizes(reg, "r", (), (M1, M2)) == {M1: len(manifest(M1).content)}
     got = store.get_manifest_by_tag(reg, "r", "v1")
     assert got is not None and got.digest == M1 and got.content.startswith(b'{"m"')
     assert store.get_manifest_by_digest(reg, "r", M1) == got
-    store.put_manifest(reg, "r", manifest(M2, manifests=(M1,)), "v1")  # tag moves
+    store_manifest(store, reg, "r", manifest(M2, manifests=(M1,)), "v1")  # tag moves
     assert store.get_manifest_by_tag(reg, "r", "v1").digest == M2  # type: ignore[union-attr]
     assert store.get_manifest_by_digest(reg, "r", M1) is not None  # old one stays, untagged
-    store.put_manifest(reg, "r", manifest(M1, blobs=(D1,)), "v1")  # re-push moves it back, no error
+    store_manifest(store, reg, "r", manifest(M1, blobs=(D1,)), "v1")  # re-push moves it back, no error
     assert store.get_manifest_by_tag(reg, "r", "v1").digest == M1  # type: ignore[union-attr]
-    assert store.delete_tag(reg, "r", "v1")
-    assert not store.delete_tag(reg, "r", "v1")
+    assert remove_tag(store, reg, "r", "v1")
+    assert not remove_tag(store, reg, "r", "v1")
     assert store.get_manifest_by_digest(reg, "r", M1) is not None
-    store.put_manifest(reg, "r", manifest(M1, blobs=(D1,)), "v2")
-    assert store.delete_manifest(reg, "r", M1)
+    store_manifest(store, reg, "r", manifest(M1, blobs=(D1,)), "v2")
+    assert remove_image(store, reg, "r", M1) is not None
     assert store.get_manifest_by_tag(reg, "r", "v2") is None
-    assert not store.delete_manifest(reg, "r", M1)
+    assert remove_image(store, reg, "r", M1) is None
 
 
 def test_listing_is_lexical_and_paginated(store: SqlMetadataStore, reg: int) -> None:
     names = ["b", "a", "Z", "a-1", "a.b", "_x", "10", "9"]
     for t in names:
-        store.put_manifest(reg, "r", manifest(M1), t)
+        store_manifest(store, reg, "r", manifest(M1), t)
     assert store.list_tags(reg, "r", None, None) == sorted(names)
     assert store.list_tags(reg, "r", "a", 2) == sorted(names)[sorted(names).index("a") + 1:][:2]
     assert store.list_tags(reg, "missing", None, None) is None
     for repo in ["z/y", "a/b", "a", "m"]:
-        store.put_manifest(reg, repo, manifest(M1), "t")
+        store_manifest(store, reg, repo, manifest(M1), "t")
     assert store.list_repositories(reg, None, None) == ["a", "a/b", "m", "r", "z/y"]
     assert store.list_repositories(reg, "a/b", 2) == ["m", "r"]
     assert store.repository_exists(reg, "m") and not store.repository_exists(reg, "q")
 
 
 def test_referrers(store: SqlMetadataStore, reg: int) -> None:
-    store.put_manifest(reg, "r", manifest(M1), None)
-    store.put_manifest(reg, "r", manifest(M2, subject=M1, artifact_type="application/x-sig"), None)
-    store.put_manifest(reg, "r", manifest(D3, subject=M1, artifact_type="application/x-sbom"), None)
+    store_manifest(store, reg, "r", manifest(M1), None)
+    store_manifest(store, reg, "r", manifest(M2, subject=M1, artifact_type="application/x-sig"), None)
+    store_manifest(store, reg, "r", manifest(D3, subject=M1, artifact_type="application/x-sbom"), None)
     refs = store.list_referrers(reg, "r", M1, None)
     assert {r.digest for r in refs} == {M2, D3}
     assert refs[0].annotations == {"k": "v"}
@@ -147,8 +129,8 @@ def test_concurrent_writers_do_not_fail(store: SqlMetadataStore, reg: int) -> No
         try:
             for j in range(10):
                 digest = f"sha256:{i:032d}{j:032d}"
-                store.add_blob(reg, f"c/{i % 3}", digest, j)
-                store.put_manifest(reg, f"c/{i % 3}", manifest(digest, blobs=(digest,)), f"t{i}-{j}")
+                record_blob(store, reg, f"c/{i % 3}", digest, j)
+                store_manifest(store, reg, f"c/{i % 3}", manifest(digest, blobs=(digest,)), f"t{i}-{j}")
         except BaseException as e:
             errors.append(e)
 

@@ -15,6 +15,7 @@ from mgmttools import Api
 from repotools import digest_of, error_of, image, pull_status, push, put_manifest, unique, upload
 
 from cargohold.core.errors import Denied
+from cargohold.core.manifests import store_manifest
 from cargohold.core.ports.records import NewManifest, TagImmutabilityRule
 from cargohold.metadata.migrate import upgrade
 from cargohold.metadata.repository_sql import SqlRepositoryStore
@@ -146,14 +147,14 @@ def test_racing_pushes_in_the_store(store: SqlMetadataStore, racers: int) -> Non
     reg = store.ensure_registry("cargohold", "127.0.0.1:5000").id
     SqlRepositoryStore(store).create_tag_rule(
         TagImmutabilityRule("rule-1", reg, "app", RELEASE, "", now()))
-    store.put_manifest(reg, "app", _manifest(-1), None)  # the repository exists before the start line
+    store_manifest(store, reg, "app", _manifest(-1), None)  # the repository exists before the start line
     barrier = threading.Barrier(racers)
     outcomes: list[str] = [""] * racers
 
     def race(i: int) -> None:
         barrier.wait()
         try:
-            store.put_manifest(reg, "app", _manifest(i), "v1.0.0")
+            store_manifest(store, reg, "app", _manifest(i), "v1.0.0")
             outcomes[i] = "won"
         except Denied as e:
             assert "write-once" in e.message
@@ -171,7 +172,7 @@ def test_racing_pushes_in_the_store(store: SqlMetadataStore, racers: int) -> Non
     for i in range(racers):  # the tag never moves afterwards either
         if i != outcomes.index("won"):
             with pytest.raises(Denied):
-                store.put_manifest(reg, "app", _manifest(i), "v1.0.0")
-    store.put_manifest(reg, "app", _manifest(outcomes.index("won")), "v1.0.0")  # the same digest: fine
+                store_manifest(store, reg, "app", _manifest(i), "v1.0.0")
+    store_manifest(store, reg, "app", _manifest(outcomes.index("won")), "v1.0.0")  # the same digest: fine
     # losers' manifests were rolled back with their refused tag
     assert store.get_manifest_by_digest(reg, "app", _manifest((outcomes.index("won") + 1) % racers).digest) is None

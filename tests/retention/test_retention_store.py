@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from retentiontools import Stores
 
 from cargohold.core.errors import Conflict, InvalidArgument
+from cargohold.core.manifests import remove_tag, store_manifest
 from cargohold.core.ports.records import NewManifest, Registry
-from cargohold.core.retention import DueManifest, RetentionService, cutoff, sweep
+from cargohold.core.retention import DueManifest, RetentionService, cutoff, delete_if_due, sweep
 
 REPO = "app"
 INDEX = "application/vnd.oci.image.index.v1+json"
@@ -29,7 +30,7 @@ def manifest(name: str, *, children: tuple[str, ...] = (), subject: str | None =
 
 
 def push(s: Stores, m: NewManifest, tag: str | None = None, repo: str = REPO) -> str:
-    s.metadata.put_manifest(s.registry.id, repo, m, tag)
+    store_manifest(s.metadata, s.registry.id, repo, m, tag)
     return m.digest
 
 
@@ -81,14 +82,14 @@ def test_a_tag_pushed_between_selection_and_deletion_saves_the_manifest(stores: 
     assert {c.digest for c in candidates} == {m.digest, other}
 
     push(s, m, "late")  # a push tags it after the sweep selected it
-    deleted = s.retention.delete_if_due(s.registry.id, candidates, limit)
+    deleted = delete_if_due(s.retention, s.registry.id, candidates, limit)
 
     # The re-check applies the whole rule: the push also restarted the repository's clock, so `other`
     # waits for the next sweep's cutoff too.
     assert deleted == []
     assert exists(s, m.digest) and exists(s, other)
     later = cutoff(datetime.now(UTC), 0)
-    assert [d.digest for d in s.retention.delete_if_due(s.registry.id, candidates, later)] == [other]
+    assert [d.digest for d in delete_if_due(s.retention, s.registry.id, candidates, later)] == [other]
     assert exists(s, m.digest) and not exists(s, other)
     assert s.metadata.list_tags(s.registry.id, REPO, None, None) == ["late"]
 
@@ -100,7 +101,7 @@ def test_a_lock_or_a_new_reference_set_meanwhile_also_saves_it(stores: Stores) -
     candidates = s.retention.due_manifests(s.registry.id, limit, None, 100)
     s.sql("UPDATE manifests SET write_enabled = false WHERE digest = :d", d=locked)
     push(s, manifest("parent", children=(child,)), "parent")
-    assert s.retention.delete_if_due(s.registry.id, candidates, limit) == []
+    assert delete_if_due(s.retention, s.registry.id, candidates, limit) == []
     assert exists(s, locked, "other") and exists(s, child)
 
 
@@ -130,7 +131,7 @@ def test_the_untagged_since_bound_never_runs_early(stores: Stores) -> None:
     s.sql("UPDATE repositories SET updated_at = :t", t=ten_days_ago)
     assert digest not in due(s, days=7)  # tagged
 
-    assert s.metadata.delete_tag(s.registry.id, REPO, "v1")  # untagged now: the repository records when
+    assert remove_tag(s.metadata, s.registry.id, REPO, "v1")  # untagged now: the repository records when
     assert digest not in due(s, days=7)
     assert digest not in due(s, days=7, at=datetime.now(UTC) + timedelta(days=6))
     assert digest in due(s, days=7, at=datetime.now(UTC) + timedelta(days=7, seconds=1))
@@ -200,7 +201,7 @@ def test_a_push_in_flight_when_the_sweep_deletes_wins(stores: Stores) -> None:
                              "VALUES (:r, :repo, 'pinned', :d, :t, :t)"),
                      {"r": s.registry.id, "repo": repo_id, "d": m.digest, "t": limit - timedelta(days=1)})
         sweeper = threading.Thread(target=lambda: result.append(
-            s.retention.delete_if_due(s.registry.id, candidates, limit)))
+            delete_if_due(s.retention, s.registry.id, candidates, limit)))
         sweeper.start()
         time.sleep(0.5)
         assert sweeper.is_alive()  # waiting for the push to finish

@@ -12,8 +12,9 @@
   → no pull by digest or by any tag naming it; `listEnabled=false` → hidden from manifest listings.
   Tag and manifest attributes are independent: a locked manifest's tags may still be moved.
 
-The store calls these checks inside the write transaction of the change they guard, on rows it has
-read (and locked on PostgreSQL) in that transaction, so a lock set concurrently is never bypassed.
+Core calls these checks inside the unit of work of the change they guard (core/ports/transactions.py),
+on rows the store has read (and locked on PostgreSQL) in that transaction, so a lock set concurrently is
+never bypassed.
 Every refusal is `Denied` (403 DENIED on both planes) and names the lock.
 """
 

@@ -13,6 +13,7 @@ from cargohold.core import attributes, tag_rules
 from cargohold.core.blocking import blocking
 from cargohold.core.digests import Digest, is_digest
 from cargohold.core.errors import InvalidArgument, NotFound, RegistryError
+from cargohold.core.manifests import remove_image, remove_tag
 from cargohold.core.names import validate_repository_name, validate_tag
 from cargohold.core.ports.records import TagImmutabilityRule
 from cargohold.core.ports.repository_store import (
@@ -23,6 +24,7 @@ from cargohold.core.ports.repository_store import (
     RepositoryStore,
     TagInfo,
 )
+from cargohold.core.ports.transactions import ManifestTransactions
 
 MAX_TOP = 10_000
 
@@ -61,6 +63,27 @@ def check_top(top: int | None) -> int | None:
     return top
 
 
+def remove_repository(store: ManifestTransactions, registry_id: int, name: str) -> RemovedRepository | None:
+    """Everything in the repository (manifests, tags, blob links) in one transaction; None when it does
+    not exist. Refused (Denied, nothing deleted) by its own lock, any tag's or manifest's lock, or a
+    write-once rule protecting one of its tags."""
+    with store.transaction() as tx:
+        repo = tx.lock_repository(registry_id, name)
+        if repo is None:
+            return None
+        attributes.check_repository_delete(name, repo.attributes)
+        tags = tx.all_tags(repo)
+        for tag_row in tags:
+            attributes.check_tag_delete(name, tag_row.name, tag_row.attributes)
+        manifests = tx.all_manifests(repo)
+        for manifest_row in manifests:
+            attributes.check_manifest_delete(name, manifest_row.digest, manifest_row.attributes, ())
+        tag_names = [row.name for row in tags]
+        tag_rules.check_delete(tx.tag_rules(registry_id), name, tag_names)
+        tx.delete_repository(repo)
+    return RemovedRepository([row.digest for row in manifests], tag_names)
+
+
 def _missing_repository(name: str) -> NotFound:
     return NotFound(f"repository {name!r} not found", {"repository": name})
 
@@ -89,7 +112,7 @@ class RepositoryService:
         return found
 
     async def delete(self, registry_id: int, name: str) -> RemovedRepository:
-        removed = await blocking(self.store.delete_repository, registry_id, _name(name))
+        removed = await blocking(remove_repository, self.store, registry_id, _name(name))
         if removed is None:
             raise _missing_repository(name)
         return removed
@@ -116,7 +139,7 @@ class RepositoryService:
         return found
 
     async def untag(self, registry_id: int, name: str, tag: str) -> None:
-        if not await blocking(self.store.untag, registry_id, _name(name), _tag(name, tag)):
+        if not await blocking(remove_tag, self.store, registry_id, _name(name), _tag(name, tag)):
             raise await self._missing_tag(registry_id, name, tag)
 
     async def _missing_tag(self, registry_id: int, name: str, tag: str) -> NotFound:
@@ -162,7 +185,7 @@ class RepositoryService:
     async def delete_image(self, registry_id: int, name: str, reference: str) -> DeletedImage:
         """The manifest a tag or digest names, and every tag naming it."""
         digest = await self.resolve(registry_id, name, reference)
-        tags = await blocking(self.store.delete_image, registry_id, name, digest)
+        tags = await blocking(remove_image, self.store, registry_id, name, digest)
         if tags is None:
             raise await self._missing_manifest(registry_id, name, reference)
         return DeletedImage(digest, tags)

@@ -33,7 +33,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from cargohold.core.errors import Conflict, InvalidArgument
-from cargohold.core.ports.records import Registry, RegistrySettings
+from cargohold.core.ports.records import DueFacts, DueManifest, Registry, RegistrySettings
+from cargohold.core.ports.retention_store import RetentionStore
 from cargohold.core.skus import RETENTION_POLICY, parse_sku
 
 POLICY_TYPE = "UntaggedManifests"  # the one type ACR offers
@@ -48,31 +49,36 @@ class RetentionPolicy:
     updated_at: datetime | None  # when the registry's settings last changed (the policy lives there)
 
 
-@dataclass(frozen=True, slots=True)
-class DueManifest:
-    repository_id: int
-    repository: str
-    digest: str
-
-
 class SettingsStore(Protocol):
     def get_settings(self, registry_id: int) -> RegistrySettings: ...
 
     def update_settings(self, registry_id: int, **changes: Any) -> RegistrySettings: ...
 
 
-class RetentionStore(Protocol):
-    def settings_updated_at(self, registry_id: int) -> datetime | None: ...
+__all__ = ["DueManifest", "RetentionService", "RetentionStore", "SettingsStore", "delete_if_due", "is_due", "sweep"]
 
-    def registries_with_retention(self) -> list[tuple[Registry, RegistrySettings]]:
-        """Every registry whose policy is enabled, with its settings."""
 
-    def due_manifests(self, registry_id: int, cutoff: datetime, after: tuple[int, str] | None,
-                      limit: int) -> list[DueManifest]:
-        """Due manifests ordered by (repository id, digest), after the keyset `after`."""
+def is_due(facts: DueFacts, cutoff: datetime) -> bool:
+    """The rule above, for one manifest (re-checked on its locked row before it is deleted)."""
+    return (facts.write_enabled and facts.delete_enabled and not facts.tagged and not facts.referenced
+            and not facts.subject_alive and max(facts.updated_at, facts.repository_updated_at) <= cutoff)
 
-    def delete_if_due(self, registry_id: int, candidates: list[DueManifest], cutoff: datetime) -> list[DueManifest]:
-        """Delete each candidate that is still due (re-checked under the write lock); those deleted."""
+
+def delete_if_due(store: RetentionStore, registry_id: int, candidates: list[DueManifest],
+                  cutoff: datetime) -> list[DueManifest]:
+    """One transaction for the batch: each candidate locked, re-checked with `is_due` and deleted with
+    its reference rows; those deleted. The repository's `updated_at` is left alone (it is the clock)."""
+    deleted: list[DueManifest] = []
+    with store.transaction() as tx:
+        for c in candidates:
+            if not tx.lock_manifest(c.repository_id, c.digest):
+                continue  # gone already (a concurrent sweep or a delete)
+            facts = tx.due_facts(registry_id, c.repository_id, c.digest)
+            if facts is None or not is_due(facts, cutoff):
+                continue
+            tx.delete_manifest(c.repository_id, c.digest)
+            deleted.append(c)
+    return deleted
 
 
 def validate_days(days: object) -> int:
@@ -165,7 +171,7 @@ def sweep(store: RetentionStore, on_deleted: Callable[[Registry, DueManifest, in
                 due = store.due_manifests(registry.id, limit, after, batch)
                 if not due:
                     break
-                for manifest in store.delete_if_due(registry.id, due, limit):
+                for manifest in delete_if_due(store, registry.id, due, limit):
                     on_deleted(registry, manifest, settings.retention_days)
                     removed_this_pass += 1
                 after = (due[-1].repository_id, due[-1].digest)

@@ -7,32 +7,26 @@ pattern, since a rule runs inside every tagged push and Python's `re` can take e
 patterns like `(a|aa)+$`; RE2 has no backreferences or lookaround, which tag patterns never need.
 A tag some rule matches is write-once: it may be created, and re-pushed with the
 digest it already names, but never moved to another digest, untagged, nor deleted with its manifest or
-its repository. The store applies `protecting` inside the push's transaction (the tag row is inserted
-with ON CONFLICT DO NOTHING and the stored digest compared), so of two racing pushes to a protected tag
-exactly one wins.
+its repository. core/manifests.py applies `protecting` inside the push's unit of work (the tag is
+inserted if absent and the stored digest compared), so of two racing pushes to a protected tag exactly
+one wins.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from cargohold.core.errors import Denied, InvalidArgument
 from cargohold.core.permissions import matches, validate_pattern
+from cargohold.core.ports.records import TagRule
 
 MAX_PATTERN = 255
 MAX_DESCRIPTION = 255
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """What the store hands back for the checks: the rule's id, scope and pattern."""
-
-    id: str
-    repository: str
-    pattern: str
+Rule = TagRule  # what the store hands back for the checks: the rule's id, scope and pattern
 
 
 def validate_rule(pattern: str, repository: str, description: str) -> tuple[str, str, str]:

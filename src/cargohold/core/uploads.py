@@ -23,7 +23,7 @@ from cargohold.core.ports.blob_store import BlobStore, UploadDamaged, UploadWrit
 from cargohold.core.ports.metadata_store import MetadataStore
 from cargohold.core.ports.records import UploadRecord
 from cargohold.core.ports.registry_store import QuotaExceeded
-from cargohold.core.usage import QuotaGuard, StorageQuotaExceeded
+from cargohold.core.usage import QuotaGuard, StorageQuotaExceeded, record_blob
 
 BATCH = 1 << 20  # bytes handed to the writer thread at a time
 
@@ -373,7 +373,7 @@ class UploadService:
         """Record the blob; past the hard quota nothing is recorded (the content-addressed file may stay,
         unreferenced) and the caller removes the upload session."""
         try:
-            self.metadata.add_blob(record.registry_id, record.repository, str(digest), total, finished_upload)
+            record_blob(self.metadata, record.registry_id, record.repository, str(digest), total, finished_upload)
         except QuotaExceeded as e:
             if self.quota is None:
                 raise StorageQuotaExceeded(f"storage quota exceeded: {e}") from None

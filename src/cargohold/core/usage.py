@@ -1,9 +1,9 @@
 """Usage against a registry's limits (`show-usage`), the count limits, and the hard storage quota.
 
-Storage is counted once per distinct blob in the registry: the metadata store adds a blob's
-size to `storage_used_bytes` in the transaction that first records the blob for the registry
-(a blob mounted or pushed again into another repository adds nothing), and refuses that insert
-when a hard quota would be exceeded. Nothing here walks storage. Blob rows are removed only with
+Storage is counted once per distinct blob in the registry: `record_blob` adds a blob's size to
+`storage_used_bytes` in the unit of work that first records the blob for the registry (a blob
+mounted or pushed again into another repository adds nothing), and refuses it (rolling it back)
+when the hard quota would be exceeded. Nothing here walks storage. Blob rows are removed only with
 their registry (garbage collection is future work), so deleting images does not lower usage yet.
 """
 
@@ -17,6 +17,7 @@ from cargohold.core import skus
 from cargohold.core.errors import Conflict, Denied
 from cargohold.core.ports.records import RegistrySettings
 from cargohold.core.ports.registry_store import QuotaExceeded, RegistryStore
+from cargohold.core.ports.transactions import BlobTransactions
 
 # What each count limit is called in messages.
 LIMIT_LABELS = {skus.TOKENS: "tokens", skus.SCOPE_MAPS: "scope maps", skus.WEBHOOKS: "webhooks",
@@ -84,6 +85,27 @@ class LimitGuard:
                 raise limit_reached(self._name_of(registry_id), settings.sku, limit, name)
 
         return check
+
+
+def check_quota(used_after: int, quota: int | None, size: int) -> None:
+    """The hard quota: the registry may hold at most `quota` bytes of distinct blobs."""
+    if quota is not None and used_after > quota:
+        raise QuotaExceeded(used_after - size, quota, size)
+
+
+def record_blob(store: BlobTransactions, registry_id: int, repository: str, digest: str, size: int,
+                finished_upload: str | None = None) -> None:
+    """Record committed bytes in one transaction: the blob (its bytes counted when new to the registry,
+    within the hard quota: QuotaExceeded rolls it all back), its link to the repository (created when
+    new), and the finished upload session dropped."""
+    with store.blob_transaction() as tx:
+        if tx.insert_blob(registry_id, digest, size):
+            usage = tx.add_usage(registry_id, size)
+            if usage is not None:
+                check_quota(usage[0], usage[1], size)
+        tx.link(registry_id, repository, digest)
+        if finished_upload is not None:
+            tx.drop_upload(finished_upload)
 
 
 class StorageQuotaExceeded(Denied):

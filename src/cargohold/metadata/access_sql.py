@@ -18,7 +18,8 @@ from cargohold.core.ports.records import (
     ScopeMap,
 )
 from cargohold.metadata import schema as t
-from cargohold.metadata.sql import SqlMetadataStore, _utc, now
+from cargohold.metadata.db import _utc, now
+from cargohold.metadata.sql import SqlMetadataStore
 
 LOGIN_KINDS = ("user", "service_principal", "admin", "token")
 

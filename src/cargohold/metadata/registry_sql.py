@@ -11,7 +11,8 @@ from cargohold.core.errors import Conflict
 from cargohold.core.ports.records import Registry, RegistrySettings
 from cargohold.metadata import schema as t
 from cargohold.metadata.access_sql import SqlAccessStore
-from cargohold.metadata.sql import SqlMetadataStore, _utc, now
+from cargohold.metadata.db import _utc, now
+from cargohold.metadata.sql import SqlMetadataStore
 
 # Tables holding a registry's rows, children before parents (deleted in this order).
 _REGISTRY_TABLES = (
@@ -54,30 +55,30 @@ class SqlRegistryStore:
 
     def create_registry(self, name: str, login_server: str, settings: dict[str, Any]) -> Registry:
         r, s = t.registries, t.registry_settings
-        try:
-            with self._m.write() as conn:
-                self._check_free(conn, name, login_server)
-                registry_id = conn.execute(sa.insert(r).values(name=name, login_server=login_server,
-                                                               created_at=now()).returning(r.c.id)).scalar_one()
-                conn.execute(sa.insert(s).values(registry_id=registry_id, admin_enabled=False,
-                                                 anonymous_pull_enabled=False, updated_at=now(), **settings))
-        except sa.exc.IntegrityError:  # a concurrent create won the race (PostgreSQL)
-            raise Conflict(f"registry {name!r} or login server {login_server!r} is taken",
-                           {"name": name, "loginServer": login_server}) from None
+        def taken() -> Conflict:  # a concurrent create won the race (PostgreSQL)
+            return Conflict(f"registry {name!r} or login server {login_server!r} is taken",
+                            {"name": name, "loginServer": login_server})
+
+        with self._m.write(on_conflict=taken) as conn:
+            self._check_free(conn, name, login_server)
+            registry_id = conn.execute(sa.insert(r).values(name=name, login_server=login_server,
+                                                           created_at=now()).returning(r.c.id)).scalar_one()
+            conn.execute(sa.insert(s).values(registry_id=registry_id, admin_enabled=False,
+                                             anonymous_pull_enabled=False, updated_at=now(), **settings))
         return Registry(int(registry_id), name, login_server)
 
     def update_registry(self, registry_id: int, login_server: str | None, settings: dict[str, Any]) -> None:
         r, s = t.registries, t.registry_settings
-        try:
-            with self._m.write() as conn:
-                if login_server is not None:
-                    self._check_free(conn, None, login_server, except_id=registry_id)
-                    conn.execute(sa.update(r).where(r.c.id == registry_id).values(login_server=login_server))
-                if settings:
-                    conn.execute(sa.update(s).where(s.c.registry_id == registry_id)
-                                 .values(**settings, updated_at=now()))
-        except sa.exc.IntegrityError:
-            raise Conflict(f"login server {login_server!r} is taken", {"loginServer": login_server}) from None
+        def taken() -> Conflict:
+            return Conflict(f"login server {login_server!r} is taken", {"loginServer": login_server})
+
+        with self._m.write(on_conflict=taken) as conn:
+            if login_server is not None:
+                self._check_free(conn, None, login_server, except_id=registry_id)
+                conn.execute(sa.update(r).where(r.c.id == registry_id).values(login_server=login_server))
+            if settings:
+                conn.execute(sa.update(s).where(s.c.registry_id == registry_id)
+                             .values(**settings, updated_at=now()))
 
     def delete_registry(self, registry_id: int) -> bool:
         """Every row carrying the registry goes; its `registries` row stays as a tombstone (no name or

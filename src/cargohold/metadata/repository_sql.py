@@ -1,24 +1,25 @@
 """RepositoryStore on SQLAlchemy Core, sharing the metadata store's engine, transactions and caches.
 
-Every change runs in one write transaction that reads (and on PostgreSQL locks) the rows whose locks
-guard it; after committing it bumps the generations readers cache under (ATTRIBUTES for attribute
-changes and rules, REMOVALS and TAGS for deletes), so every worker sees it at once.
+Attribute changes and tag rules run in one write transaction each and bump the generations readers
+cache under (ATTRIBUTES) after committing, so every worker sees them at once. Deletes guarded by locks
+and write-once rules are core's units of work on the metadata store's `transaction()`.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any
 
 import sqlalchemy as sa
 
-from cargohold.core import attributes as locks
-from cargohold.core import tag_rules
 from cargohold.core.errors import Conflict
-from cargohold.core.ports.generations import ATTRIBUTES, REMOVALS, TAGS
+from cargohold.core.ports.generations import ATTRIBUTES
 from cargohold.core.ports.records import TagImmutabilityRule
-from cargohold.core.ports.repository_store import ManifestInfo, RemovedRepository, RepositoryInfo, TagInfo
+from cargohold.core.ports.repository_store import ManifestInfo, RepositoryInfo, TagInfo
+from cargohold.core.ports.transactions import ManifestTransaction
 from cargohold.metadata import schema as t
-from cargohold.metadata.sql import ATTRIBUTE_NAMES, SqlMetadataStore, _utc, attributes_of, now
+from cargohold.metadata.db import ATTRIBUTE_NAMES, _utc, attributes_of, now
+from cargohold.metadata.sql import SqlMetadataStore
 
 
 def _attrs(table: sa.Table) -> list[sa.Column[Any]]:
@@ -73,31 +74,9 @@ class SqlRepositoryStore:
         self._m.generations.bump(ATTRIBUTES)
         return info
 
-    def delete_repository(self, registry_id: int, name: str) -> RemovedRepository | None:
-        r, m, tg, mr, rb = t.repositories, t.manifests, t.tags, t.manifest_references, t.repository_blobs
-        with self._m.write() as conn:
-            row = conn.execute(sa.select(r.c.id, *_attrs(r)).where(r.c.registry_id == registry_id, r.c.name == name)
-                               .with_for_update()).first()
-            if row is None:
-                return None
-            repo_id = int(row[0])
-            locks.check_repository_delete(name, attributes_of(row[1:]))
-            tag_rows = conn.execute(sa.select(tg.c.name, *_attrs(tg)).where(tg.c.repository_id == repo_id)
-                                    .order_by(tg.c.name).with_for_update()).all()
-            for tag_row in tag_rows:
-                locks.check_tag_delete(name, tag_row[0], attributes_of(tag_row[1:]))
-            manifest_rows = conn.execute(sa.select(m.c.digest, *_attrs(m)).where(m.c.repository_id == repo_id)
-                                         .order_by(m.c.digest).with_for_update()).all()
-            for manifest_row in manifest_rows:
-                locks.check_manifest_delete(name, manifest_row[0], attributes_of(manifest_row[1:]), ())
-            tag_names = [str(x[0]) for x in tag_rows]
-            tag_rules.check_delete(self._m.tag_rules_in(conn, registry_id), name, tag_names)
-            for table in (tg, mr, m, rb):
-                conn.execute(sa.delete(table).where(table.c.repository_id == repo_id))
-            conn.execute(sa.delete(r).where(r.c.id == repo_id))
-        for slot in (REMOVALS, TAGS, ATTRIBUTES):
-            self._m.generations.bump(slot)
-        return RemovedRepository([str(x[0]) for x in manifest_rows], tag_names)
+    def transaction(self) -> AbstractContextManager[ManifestTransaction]:
+        """Deletes and untags are core's units of work on the metadata store (core/repositories.py)."""
+        return self._m.transaction()
 
     # --- tags ---------------------------------------------------------------------------------
 
@@ -145,9 +124,6 @@ class SqlRepositoryStore:
             info = self._one_tag(conn, registry_id, name, tag)
         self._m.generations.bump(ATTRIBUTES)
         return info
-
-    def untag(self, registry_id: int, name: str, tag: str) -> bool:
-        return self._m.delete_tag(registry_id, name, tag)
 
     # --- manifests ----------------------------------------------------------------------------
 
@@ -203,9 +179,6 @@ class SqlRepositoryStore:
         self._m.generations.bump(ATTRIBUTES)
         return info
 
-    def delete_image(self, registry_id: int, name: str, digest: str) -> list[str] | None:
-        return self._m.delete_image(registry_id, name, digest)
-
     # --- write-once tag rules -----------------------------------------------------------------
 
     @staticmethod
@@ -222,7 +195,12 @@ class SqlRepositoryStore:
 
     def create_tag_rule(self, rule: TagImmutabilityRule) -> TagImmutabilityRule:
         ir = t.tag_immutability_rules
-        with self._m.write() as conn:
+
+        def raced() -> Conflict:  # a concurrent create of the same rule committed first (PostgreSQL)
+            return Conflict(f"a tag rule already protects pattern {rule.pattern!r} in this scope",
+                            {"pattern": rule.pattern, "repository": rule.repository})
+
+        with self._m.write(on_conflict=raced) as conn:
             taken = conn.execute(sa.select(ir.c.id).where(
                 ir.c.registry_id == rule.registry_id, ir.c.repository == rule.repository,
                 ir.c.pattern == rule.pattern)).scalar()

@@ -1,29 +1,34 @@
 """RetentionStore on SQLAlchemy Core: which untagged manifests are due, and their deletion.
 
-The rule is core/retention.py's; this module states it in portable SQL. Every subquery is a probe
-of an existing index: tags (repository_id, digest), manifest_references (repository_id, child_digest),
-manifests' primary key (repository_id, digest); the outer scan walks the registry's repositories
-(unique (registry_id, name)) and their manifests by primary-key prefix, in keyset batches.
+The rule is core/retention.py's; this module states it in portable SQL for the scan (which manifests
+are candidates) and reads the facts core re-checks it on (`is_due`) before each deletion. Every
+subquery is a probe of an existing index: tags (repository_id, digest), manifest_references
+(repository_id, child_digest), manifests' primary key (repository_id, digest); the outer scan walks
+the registry's repositories (unique (registry_id, name)) and their manifests by primary-key prefix,
+in keyset batches.
 
-Deletion re-checks each candidate inside a write transaction. On SQLite that transaction holds the
-database write lock (BEGIN IMMEDIATE), so check and delete are atomic. On PostgreSQL the manifest
-row is locked first (SELECT ... FOR UPDATE): a concurrent push that tags it upserts that same row,
-so either the push commits first — and the re-check, a new statement under READ COMMITTED, sees its
-tag and refreshed `updated_at` — or the push waits and then re-inserts the manifest after the delete.
+Deletion is core's unit of work: each candidate is re-checked inside one write transaction. On SQLite
+that transaction holds the database write lock (BEGIN IMMEDIATE), so check and delete are atomic. On
+PostgreSQL the manifest row is locked first (SELECT ... FOR UPDATE): a concurrent push that tags it
+upserts that same row, so either the push commits first — and the facts, read by a new statement
+under READ COMMITTED, show its tag and refreshed `updated_at` — or the push waits and then re-inserts
+the manifest after the delete.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from cargohold.core.ports.generations import REMOVALS, TAGS
-from cargohold.core.ports.records import Registry, RegistrySettings
-from cargohold.core.retention import DueManifest
+from cargohold.core.ports.records import DueFacts, DueManifest, Registry, RegistrySettings
 from cargohold.metadata import schema as t
-from cargohold.metadata.sql import SqlMetadataStore, _utc
+from cargohold.metadata.db import _utc
+from cargohold.metadata.sql import SqlMetadataStore
 
 
 def _due_conditions(m: Any, r: Any, cutoff: datetime) -> list[Any]:
@@ -80,25 +85,48 @@ class SqlRetentionStore:
         with self._m.read() as conn:
             return [DueManifest(int(row[0]), row[1], row[2]) for row in conn.execute(q)]
 
-    def delete_if_due(self, registry_id: int, candidates: list[DueManifest], cutoff: datetime) -> list[DueManifest]:
-        """One write transaction for the batch; each candidate locked, re-checked and deleted with its
-        reference rows. The repository's `updated_at` is left alone (it is the retention clock)."""
-        m, r, mr = t.manifests, t.repositories, t.manifest_references
-        deleted: list[DueManifest] = []
+    @contextmanager
+    def transaction(self) -> Iterator[SqlRetentionTransaction]:
         with self._m.write() as conn:
-            for c in candidates:
-                key = (m.c.repository_id == c.repository_id, m.c.digest == c.digest)
-                if conn.execute(sa.select(m.c.digest).where(*key).with_for_update()).first() is None:
-                    continue  # gone already (a concurrent sweep or a delete)
-                still_due = (sa.select(m.c.digest).select_from(r.join(m, m.c.repository_id == r.c.id))
-                             .where(*key, r.c.registry_id == registry_id, *_due_conditions(m, r, cutoff)))
-                if conn.execute(still_due).first() is None:
-                    continue
-                conn.execute(sa.delete(m).where(*key))
-                conn.execute(sa.delete(mr).where(mr.c.repository_id == c.repository_id,
-                                                 mr.c.manifest_digest == c.digest))
-                deleted.append(c)
-        if deleted:
+            tx = SqlRetentionTransaction(conn)
+            yield tx
+        if tx.deleted:
             self._m.generations.bump(REMOVALS)
             self._m.generations.bump(TAGS)
-        return deleted
+
+
+class SqlRetentionTransaction:
+    """core/ports/transactions.RetentionTransaction on one write transaction."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+        self.deleted = False
+
+    def lock_manifest(self, repository_id: int, digest: str) -> bool:
+        m = t.manifests
+        return self._conn.execute(sa.select(m.c.digest).where(
+            m.c.repository_id == repository_id, m.c.digest == digest).with_for_update()).first() is not None
+
+    def due_facts(self, registry_id: int, repository_id: int, digest: str) -> DueFacts | None:
+        m, r, tg, mr = t.manifests, t.repositories, t.tags, t.manifest_references
+        subject = t.manifests.alias("subject")
+        q = (sa.select(
+            m.c.write_enabled, m.c.delete_enabled, m.c.updated_at, r.c.updated_at,
+            sa.exists().where(tg.c.repository_id == m.c.repository_id, tg.c.digest == m.c.digest),
+            sa.exists().where(mr.c.repository_id == m.c.repository_id, mr.c.child_digest == m.c.digest,
+                              mr.c.child_kind == "manifest"),
+            sa.exists().where(subject.c.repository_id == m.c.repository_id, subject.c.digest == m.c.subject_digest))
+             .select_from(r.join(m, m.c.repository_id == r.c.id))
+             .where(m.c.repository_id == repository_id, m.c.digest == digest, r.c.registry_id == registry_id))
+        row = self._conn.execute(q).first()
+        if row is None:
+            return None
+        return DueFacts(bool(row[0]), bool(row[1]), _utc(row[2]), _utc(row[3]), bool(row[4]), bool(row[5]),
+                        bool(row[6]))
+
+    def delete_manifest(self, repository_id: int, digest: str) -> None:
+        m, mr = t.manifests, t.manifest_references
+        self._conn.execute(sa.delete(m).where(m.c.repository_id == repository_id, m.c.digest == digest))
+        self._conn.execute(sa.delete(mr).where(mr.c.repository_id == repository_id,
+                                               mr.c.manifest_digest == digest))
+        self.deleted = True

@@ -1,18 +1,23 @@
-"""The MetadataStore protocol: everything the core asks of the metadata database."""
+"""The MetadataStore protocol: everything the core asks of the metadata database.
+
+Changes guarded by a rule (pushes, deletes, the blob commit under the hard quota) are units of work:
+core opens `transaction()` / `blob_transaction()` and applies the rule between reads and writes
+(core/ports/transactions.py)."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
 from cargohold.core.ports.records import (
     Attributes,
     ManifestRecord,
-    NewManifest,
     ReferrerRecord,
     Registry,
     UploadRecord,
 )
+from cargohold.core.ports.transactions import BlobTransaction, ManifestTransaction
 
 
 class MetadataStore(Protocol):
@@ -30,9 +35,8 @@ class MetadataStore(Protocol):
     # blobs
     def repository_blob_size(self, registry_id: int, repository: str, digest: str) -> int | None: ...
     def blob_size(self, registry_id: int, digest: str) -> int | None: ...
-    def add_blob(self, registry_id: int, repository: str, digest: str, size: int,
-                 finished_upload: str | None = None) -> None:
-        """Record committed bytes, link them to the repository (created if new), drop the finished upload."""
+    def blob_transaction(self) -> AbstractContextManager[BlobTransaction]:
+        """Record committed bytes (core/usage.record_blob): the blob, its usage, its link, the finished upload."""
 
     def link_blob(self, registry_id: int, repository: str, digest: str) -> int | None:
         """Link a blob the registry already holds; its size, or None when it holds none."""
@@ -55,18 +59,11 @@ class MetadataStore(Protocol):
         self, registry_id: int, repository: str, blobs: tuple[str, ...], manifests: tuple[str, ...]
     ) -> dict[str, int]:
         """Sizes of those blobs and manifests the repository holds (absent ones are left out)."""
-    def put_manifest(self, registry_id: int, repository: str, manifest: NewManifest, tag: str | None) -> None: ...
+    def transaction(self) -> AbstractContextManager[ManifestTransaction]:
+        """Pushes and deletes of manifests and tags (core/manifests.py: store_manifest, remove_image, remove_tag)."""
+
     def get_manifest_by_tag(self, registry_id: int, repository: str, tag: str) -> ManifestRecord | None: ...
     def get_manifest_by_digest(self, registry_id: int, repository: str, digest: str) -> ManifestRecord | None: ...
-    def delete_manifest(self, registry_id: int, repository: str, digest: str) -> bool:
-        """Delete a manifest and its tags; Denied when a lock or a write-once rule forbids it."""
-
-    def delete_image(self, registry_id: int, repository: str, digest: str) -> list[str] | None:
-        """delete_manifest, returning the tags deleted (None: no such manifest)."""
-
-    def delete_tag(self, registry_id: int, repository: str, tag: str) -> bool:
-        """Untag; Denied when the tag is locked or write-once."""
-
     def list_tags(self, registry_id: int, repository: str, last: str | None, limit: int | None) -> list[str] | None:
         """Tags in lexical order, leaving out those whose listEnabled is false; None when the repository
         does not exist."""

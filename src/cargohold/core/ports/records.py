@@ -162,3 +162,57 @@ class LoginEvent:
     source: str
     outcome: str  # success | failure
     reason: str = ""
+
+
+# --- rows a unit of work reads (locked) for core to apply its rules --------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TagRule:
+    """A write-once tag rule as the checks need it: its id, scope and pattern (core/tag_rules.py)."""
+
+    id: str
+    repository: str
+    pattern: str
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryRow:
+    """A repository row read inside a write transaction (and locked until it ends)."""
+
+    id: int
+    name: str
+    attributes: Attributes
+
+
+@dataclass(frozen=True, slots=True)
+class TagRow:
+    name: str
+    digest: str
+    attributes: Attributes
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestRow:
+    digest: str
+    attributes: Attributes
+
+
+@dataclass(frozen=True, slots=True)
+class DueFacts:
+    """What the retention rule (core/retention.is_due) decides on, for one manifest."""
+
+    write_enabled: bool
+    delete_enabled: bool
+    updated_at: datetime
+    repository_updated_at: datetime
+    tagged: bool  # a tag of its repository names it
+    referenced: bool  # another manifest of its repository lists it
+    subject_alive: bool  # it refers to a subject that still exists in its repository
+
+
+@dataclass(frozen=True, slots=True)
+class DueManifest:
+    repository_id: int
+    repository: str
+    digest: str

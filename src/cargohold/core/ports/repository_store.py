@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from cargohold.core.ports.records import Attributes, TagImmutabilityRule
+from cargohold.core.ports.transactions import ManifestTransaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +62,8 @@ class RepositoryStore(Protocol):
     def set_repository_attributes(self, registry_id: int, name: str, changes: dict[str, bool]) -> RepositoryInfo | None:
         ...
 
-    def delete_repository(self, registry_id: int, name: str) -> RemovedRepository | None:
-        """Everything in it (manifests, tags, blob links); Denied when a lock or a write-once rule forbids."""
+    def transaction(self) -> AbstractContextManager[ManifestTransaction]:
+        """The unit of work of deletes and untags (core/repositories.py applies the rules)."""
 
     def tags(self, registry_id: int, name: str, order: str, top: int | None) -> list[TagInfo] | None:
         """Listed tags (listEnabled=true); None when the repository does not exist."""
@@ -76,11 +78,6 @@ class RepositoryStore(Protocol):
     def manifest(self, registry_id: int, name: str, digest: str) -> ManifestInfo | None: ...
     def set_manifest_attributes(self, registry_id: int, name: str, digest: str,
                                 changes: dict[str, bool]) -> ManifestInfo | None: ...
-
-    def delete_image(self, registry_id: int, name: str, digest: str) -> list[str] | None:
-        """The manifest and every tag naming it; the tags deleted (None: no such manifest)."""
-
-    def untag(self, registry_id: int, name: str, tag: str) -> bool: ...
 
     # write-once tag rules
     def tag_rules(self, registry_id: int) -> list[TagImmutabilityRule]: ...
