@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -44,6 +45,16 @@ class Settings(SettingsView, BaseSettings):
     allow_insecure_issuers: bool = Field(
         False, description="workload identity federation: also trust OIDC issuers at http://127.0.0.1 or "
         "http://localhost (tests and local development only; otherwise issuers must be https URLs)")
+    outbound_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="outbound HTTP (import sources, OIDC issuers) may reach these "
+        "otherwise refused destinations: CIDRs, addresses or host names, comma-separated (loopback, "
+        "link-local, private, shared and metadata addresses are refused by default; a metadata address "
+        "only by naming it exactly)")
+
+    @field_validator("outbound_allow", mode="before")
+    @classmethod
+    def _split_allow(cls, value: Any) -> Any:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
 
     @field_validator("listen")
     @classmethod

@@ -39,6 +39,7 @@ class SettingsView:
     throttle_logins_per_minute: int | None
     throttle_identity_share: float
     allow_insecure_issuers: bool
+    outbound_allow: list[str]
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> SettingsView:

@@ -20,7 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 P = ParamSpec("P")
 T = TypeVar("T")
 
-MAX_THREADS = 40
+MAX_THREADS = 40  # until `configure` sizes the pool to the metadata connection pool (app.py)
 
 _Item = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", contextvars.Context, Callable[..., Any],
               tuple[Any, ...]]
@@ -93,6 +93,19 @@ class _Pool:
 
 
 _POOL = _Pool(MAX_THREADS)
+
+
+def configure(max_threads: int) -> None:
+    """Cap the threads (grows or shrinks the limit; threads already started stay until idle forever)."""
+    _POOL._max = max(1, max_threads)
+
+
+def pool_limit(engine: Any) -> int:
+    """The most connections a SQLAlchemy engine's pool hands out at once (pool_size + max_overflow): more
+    threads than that would only wait for a connection."""
+    pool = engine.pool
+    size = pool.size() if callable(getattr(pool, "size", None)) else MAX_THREADS
+    return int(size) + max(0, int(getattr(pool, "_max_overflow", 0)))
 
 
 async def blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
