@@ -21,6 +21,8 @@ from cargohold.api.management.services import Management
 from cargohold.core.access import AccessService
 from cargohold.core.attributes import RepositoryLocks
 from cargohold.core.blobs import BlobService
+from cargohold.core.blocking import configure as configure_blocking
+from cargohold.core.blocking import pool_limit
 from cargohold.core.errors import RegistryError
 from cargohold.core.federation import FederationService
 from cargohold.core.identities import IdentityService
@@ -84,7 +86,9 @@ def create_app(settings: SettingsView | None = None) -> Starlette:
     settings = settings or settings_from_environment()
     # --- stores -------------------------------------------------------------------------------------
     generations = SharedGenerations(settings.data_dir / "generations")
-    metadata = SqlMetadataStore(create_engine(settings.resolved_database_url), generations)
+    engine = create_engine(settings.resolved_database_url)
+    configure_blocking(pool_limit(engine))  # store calls run on as many threads as the pool has connections
+    metadata = SqlMetadataStore(engine, generations)
     registry_store = SqlRegistryStore(metadata)
     access_store = SqlAccessStore(metadata)
     repository_store = SqlRepositoryStore(metadata)
