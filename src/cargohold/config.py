@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +19,8 @@ from pydantic_settings import (
 
 from cargohold.settings_view import SettingsView
 from cargohold.supervisor import RESOLVED_ENV
+
+_HOST_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
 class Settings(SettingsView, BaseSettings):
@@ -54,7 +58,15 @@ class Settings(SettingsView, BaseSettings):
     @field_validator("outbound_allow", mode="before")
     @classmethod
     def _split_allow(cls, value: Any) -> Any:
-        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+        """A comma-separated string (the environment) or a list (TOML); each a CIDR, address or host name."""
+        entries = [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+        for entry in entries if isinstance(entries, list) else ():
+            try:
+                ipaddress.ip_network(str(entry), strict=False)
+            except ValueError:
+                if not _HOST_NAME.match(str(entry)):
+                    raise ValueError(f"outbound_allow: {entry!r} is not a CIDR, an address or a host name") from None
+        return entries
 
     @field_validator("listen")
     @classmethod
