@@ -23,7 +23,7 @@ class _Names:
 
 @dataclass
 class _Caller:
-    may_list_catalog: bool = True
+    kind: str = "user"
     pull: set[str] = field(default_factory=set)
     metadata: set[str] = field(default_factory=set)
 
@@ -39,9 +39,14 @@ def _catalog(caller: _Caller, limit: int | None = None, last: str | None = None,
     return asyncio.run(listing.catalog(1, caller, limit, last)).items
 
 
-def test_callers_without_the_catalog_right_are_denied() -> None:
+@pytest.mark.parametrize("kind", ["token", "anonymous"])
+def test_repository_tokens_and_anonymous_callers_are_denied(kind: str) -> None:
     with pytest.raises(Denied):
-        _catalog(_Caller(may_list_catalog=False))
+        _catalog(_Caller(kind=kind, pull={"r00001"}))
+
+
+def test_an_identity_without_grants_sees_an_empty_list() -> None:
+    assert _catalog(_Caller()) == []
 
 
 def test_pull_or_metadata_read_shows_a_repository_across_batches() -> None:

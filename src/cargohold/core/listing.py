@@ -1,9 +1,10 @@
 """Paginated listings: tags of a repository, repositories of a registry (the catalog), referrers.
 
 `catalog` is the one catalog rule for both planes (/v2/_catalog and GET /api/repositories): who may
-list it (no repository token, no anonymous caller; an access token only with the registry:catalog:*
-grant), which repositories it shows (listEnabled, and pull or metadata_read on each), the `last`
-cursor's bound and the page size bound (MAX_PAGE, one number) and the paging itself.
+list it (no repository token, no anonymous caller), which repositories it shows (listEnabled, and pull
+or metadata_read on each: an identity with no grant sees an empty list), the `last` cursor's bound,
+the page size bound (MAX_PAGE, one number) and the paging itself. (/v2/ first asks for the Docker
+`registry:catalog:*` scope, `Caller.may_list_catalog` in core/access.py, to answer with a challenge.)
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from cargohold.core.ports.metadata_store import MetadataStore
 MAX_PAGE = 10_000  # the most items one page holds (n on /v2/, top on /api)
 MAX_LAST = MAX_NAME_LENGTH  # a `last` cursor names a repository or a tag: never longer than a name
 _BATCH = 1000
+NO_CATALOG = ("token", "anonymous")  # principal kinds that never list the catalog
 
 
 class CatalogCaller(Protocol):
     """What the catalog rule asks of a caller (core.access's Principal and TokenCaller both answer)."""
 
     @property
-    def may_list_catalog(self) -> bool: ...
+    def kind(self) -> str: ...
 
     def may_read(self, repository: str) -> bool: ...
 
@@ -86,7 +88,7 @@ class ListingService:
     async def catalog(self, registry_id: int, caller: CatalogCaller, limit: int | None, last: str | None
                       ) -> Page:
         """Repositories the caller may see, in lexical order, at most `limit` (None: all) after `last`."""
-        if not caller.may_list_catalog:
+        if caller.kind in NO_CATALOG:
             raise Denied("repository tokens and anonymous callers cannot list the catalog; "
                          "ask for a repository by name")
         check_last(last)
