@@ -11,7 +11,7 @@
 #                git-ignored)
 #
 # Every run starts the registry fresh on 127.0.0.1:<free port> with an empty
-# data dir under /tmp, waits for GET /v2/ = 200, sends a few warm-up requests,
+# data dir under $TMPDIR (default /tmp), waits for GET /v2/ = 200, sends a few warm-up requests,
 # records the idle RSS of its process tree, runs bench.sh with REGISTRY_PID
 # (so bench.sh adds registry CPU/RSS figures) while rsstree.py samples the
 # tree's RSS every 0.2 s (the 1 GiB `skopeo copy` push of bench.sh's large
@@ -27,7 +27,7 @@
 #   report.md                all of the above with the machine and run order
 #
 # Environment (optional): CARGOHOLD_BIN (default <repo>/.venv/bin/cargohold),
-# DIST_BIN (default docker-registry), BENCH_DIR (default /work/shared/bench),
+# DIST_BIN (default docker-registry), BENCH_DIR (default <repo>/../shared/bench),
 # DIST_CONFIG (default $BENCH_DIR/baseline/distribution-2.8.2/config.yml),
 # BENCH_* (passed through to bench.sh; see its header).
 # Exit status: 0 if every bench run succeeded (targets missed do not count).
@@ -35,7 +35,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
-BENCH_DIR=${BENCH_DIR:-/work/shared/bench}
+BENCH_DIR=${BENCH_DIR:-$ROOT/../shared/bench}
 CARGOHOLD_BIN=${CARGOHOLD_BIN:-$ROOT/.venv/bin/cargohold}
 DIST_BIN=${DIST_BIN:-docker-registry}
 DIST_CONFIG=${DIST_CONFIG:-$BENCH_DIR/baseline/distribution-2.8.2/config.yml}
@@ -75,7 +75,7 @@ command -v "$DIST_BIN" >/dev/null || die "missing $DIST_BIN (apt-get install -y 
 
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-SCRATCH=$(mktemp -d /tmp/cargohold-bench.XXXXXX)   # registry data dirs: /tmp, not tmpfs
+SCRATCH=$(mktemp -d -t cargohold-bench.XXXXXX)   # registry data dirs: $TMPDIR (default /tmp), not tmpfs
 
 REG_PID=""       # registry currently running (started by this script)
 SAMPLER_PID=""   # rsstree.py sampler currently running

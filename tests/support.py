@@ -471,6 +471,10 @@ class DistributionServer(RegistryServer):
         raise RuntimeError(f"docker-registry did not start: {self.log_path.read_text()[-2000:]}")
 
 
+# The SSRF guard refuses loopback: servers that import from or federate with test servers on 127.0.0.1 allow it.
+OUTBOUND_LOOPBACK = {"CARGOHOLD_OUTBOUND_ALLOW": "127.0.0.1"}
+
+
 @contextmanager
 def running_registry(
     data_dir: Path, workers: int = 1, extra_env: dict[str, str] | None = None

@@ -11,27 +11,39 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from cargohold.adapters.http import HttpxOutbound
 from cargohold.api.auth.token import routes as auth_routes
 from cargohold.api.distribution.context import Services
 from cargohold.api.distribution.errors import error_response, handle_registry_error
 from cargohold.api.distribution.routes import routes as distribution_routes
 from cargohold.api.management import management_mount
+from cargohold.api.management.services import Management
 from cargohold.core.access import AccessService
+from cargohold.core.attributes import RepositoryLocks
 from cargohold.core.blobs import BlobService
+from cargohold.core.blocking import configure as configure_blocking
+from cargohold.core.blocking import pool_limit
 from cargohold.core.errors import RegistryError
+from cargohold.core.federation import FederationService
+from cargohold.core.identities import Identities
+from cargohold.core.importer import ImportService
 from cargohold.core.listing import ListingService
 from cargohold.core.manifests import ManifestService
 from cargohold.core.ports.records import RegistrySettings
-from cargohold.core.registries import RegistryResolver
+from cargohold.core.registries import RegistryResolver, RegistryService
+from cargohold.core.repositories import RepositoryService
+from cargohold.core.retention import RetentionService
 from cargohold.core.signing_keys import KeyRing
 from cargohold.core.uploads import UploadService
-from cargohold.core.usage import QuotaGuard
+from cargohold.core.usage import LimitGuard, QuotaGuard
 from cargohold.jobs.retention import retention_job
 from cargohold.jobs.scheduler import Scheduler
 from cargohold.jobs.upload_expiry import upload_expiry_job
 from cargohold.metadata.access_sql import SqlAccessStore
 from cargohold.metadata.generations import SharedGenerations
 from cargohold.metadata.registry_sql import SqlRegistryStore
+from cargohold.metadata.repository_sql import SqlRepositoryStore
+from cargohold.metadata.retention_sql import SqlRetentionStore
 from cargohold.metadata.sql import SqlMetadataStore, create_engine
 from cargohold.runtime.shared_buckets import shared_throttle
 from cargohold.settings import settings_from_environment
@@ -61,26 +73,54 @@ def _plan(registry: RegistrySettings) -> tuple[str, dict[str, int] | None]:
     return registry.sku, registry.limit_overrides
 
 
+def _identities(access: AccessService, settings: SettingsView, limits: LimitGuard) -> Identities:
+    """Every identity service (one module per concept), dropping `access`'s cached grants on each change."""
+    return Identities.build(access.store, allow_insecure_issuers=settings.allow_insecure_issuers,
+                            on_change=access.forget, limits=limits.checker)
+
+
 def create_app(settings: SettingsView | None = None) -> Starlette:
+    """Every store and service of a worker, built here once; handlers and jobs receive them. Nothing here
+    imports FastAPI or pydantic: the control plane's FastAPI app is built on the first /api request."""
     settings = settings or settings_from_environment()
+    # --- stores -------------------------------------------------------------------------------------
     generations = SharedGenerations(settings.data_dir / "generations")
-    metadata = SqlMetadataStore(create_engine(settings.resolved_database_url), generations)
+    engine = create_engine(settings.resolved_database_url)
+    configure_blocking(pool_limit(engine))  # store calls run on as many threads as the pool has connections
+    metadata = SqlMetadataStore(engine, generations)
     registry_store = SqlRegistryStore(metadata)
-    registries = RegistryResolver(registry_store, generations, settings.registry_name)
-    registry = registries.default
+    access_store = SqlAccessStore(metadata)
+    repository_store = SqlRepositoryStore(metadata)
+    retention_store = SqlRetentionStore(metadata)
     blob_store = FilesystemBlobStore(settings.storage_dir)
-    uploads = UploadService(metadata, blob_store, QuotaGuard(registry_store, registries.name_of))
+    outbound = HttpxOutbound(settings.outbound_allow)  # every outbound request, behind the SSRF guard
+    # --- data plane -----------------------------------------------------------------------------------
+    registries = RegistryResolver(registry_store, generations, settings.registry_name)
+    locks = RepositoryLocks(metadata, generations)  # readEnabled/writeEnabled, cached per worker
+    uploads = UploadService(metadata, blob_store, locks, QuotaGuard(registry_store, registries.name_of))
+    blobs = BlobService(metadata, blob_store, generations, locks)
+    manifests = ManifestService(metadata, generations, locks=locks)
+    listing = ListingService(metadata)
+    access = AccessService(access_store, KeyRing(settings.data_dir / "keys"))
     services = Services(
-        blobs=BlobService(metadata, blob_store, generations),
-        uploads=uploads,
-        manifests=ManifestService(metadata, generations),
-        listing=ListingService(metadata),
-        access=AccessService(SqlAccessStore(metadata), KeyRing(settings.data_dir / "keys")),
-        registry=registry,
-        registries=registries,
+        blobs=blobs, uploads=uploads, manifests=manifests, listing=listing, access=access,
+        registry=registries.default, registries=registries,
+        federation=FederationService(access, outbound, allow_insecure_issuers=settings.allow_insecure_issuers),
     )
+    # --- control plane (services only; its FastAPI app is lazy) ----------------------------------------
+    identities = _identities(access, settings, LimitGuard(registry_store, registries.name_of))
+    management = Management(
+        registry=registries.default, access=access, identities=identities, registries=registries,
+        operator=RegistryService(registry_store, registries, identities, generations,
+                                 on_change=lambda: access.forget(None)),
+        repositories=RepositoryService(repository_store),
+        retention=RetentionService(access_store, retention_store),
+        importer=ImportService(metadata, blobs, uploads, manifests, outbound, repository_store),
+        listing=listing,
+    )
+    # --- jobs -------------------------------------------------------------------------------------------
     scheduler = Scheduler([upload_expiry_job(uploads, settings.upload_expiry, settings.job_interval_seconds),
-                           retention_job(metadata, settings.data_dir, settings.job_interval_seconds)])
+                           retention_job(retention_store, settings.data_dir, settings.job_interval_seconds)])
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -92,11 +132,7 @@ def create_app(settings: SettingsView | None = None) -> Starlette:
             metadata.close()
 
     app = Starlette(
-        routes=[*auth_routes, *distribution_routes,
-                management_mount(services.registry, services.access,
-                                 allow_insecure_issuers=settings.allow_insecure_issuers,
-                                 registries=registries, registry_store=registry_store, generations=generations,
-                                 metadata=metadata, services=services)],
+        routes=[*auth_routes, *distribution_routes, management_mount(management)],
         exception_handlers={
             RegistryError: handle_registry_error,
             HTTPException: _http_error,
@@ -107,6 +143,5 @@ def create_app(settings: SettingsView | None = None) -> Starlette:
     )
     app.state.services = services
     app.state.settings = settings
-    access_store = services.access.store
     app.state.throttle = shared_throttle(settings, lambda rid: _plan(access_store.get_settings(rid)))
     return app

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, create_model, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -16,6 +19,8 @@ from pydantic_settings import (
 
 from cargohold.settings_view import SettingsView, declared
 from cargohold.supervisor import RESOLVED_ENV
+
+_HOST_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
 class _Validated(SettingsView, BaseSettings):
@@ -31,6 +36,19 @@ class _Validated(SettingsView, BaseSettings):
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"expected HOST:PORT, got {value!r}")
         return value
+
+    @field_validator("outbound_allow", mode="before", check_fields=False)
+    @classmethod
+    def _split_allow(cls, value: Any) -> Any:
+        """A comma-separated string (the environment) or a list (TOML); each a CIDR, address or host name."""
+        entries = [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+        for entry in entries if isinstance(entries, list) else ():
+            try:
+                ipaddress.ip_network(str(entry), strict=False)
+            except ValueError:
+                if not _HOST_NAME.match(str(entry)):
+                    raise ValueError(f"outbound_allow: {entry!r} is not a CIDR, an address or a host name") from None
+        return entries
 
     @classmethod
     def settings_customise_sources(
@@ -49,12 +67,17 @@ class _Validated(SettingsView, BaseSettings):
 
 
 
+def _field_type(kind: Any) -> Any:
+    """Lists are read from the environment comma-separated (their validator splits them), not as JSON."""
+    return Annotated[kind, NoDecode] if getattr(kind, "__origin__", None) is list else kind
+
+
 if TYPE_CHECKING:
     Settings = _Validated  # mypy reads the settings' types from SettingsView
 else:
     Settings = create_model(
         "Settings", __base__=_Validated, __module__=__name__,
-        **{name: (kind, Field(spec.default, description=spec.description or None, **spec.constraints))
+        **{name: (_field_type(kind), Field(spec.default, description=spec.description or None, **spec.constraints))
            for name, (kind, spec) in declared().items()})
 
 

@@ -57,6 +57,10 @@ class SettingsView:
     allow_insecure_issuers: Annotated[bool, setting(
         False, "workload identity federation: also trust OIDC issuers at http://127.0.0.1 or http://localhost "
         "(tests and local development only; otherwise issuers must be https URLs)")]
+    outbound_allow: Annotated[list[str], setting(
+        [], "outbound HTTP (import sources, OIDC issuers) may reach these otherwise refused destinations: CIDRs, "
+        "addresses or host names, comma-separated (loopback, link-local, private, shared and metadata addresses "
+        "are refused by default; a metadata address only by naming it exactly)")]
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> SettingsView:

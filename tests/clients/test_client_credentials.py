@@ -30,7 +30,7 @@ from clienttools import Clients
 from ociimages import Layout, make_layer, random_bytes, read_layout_ref
 from test_client_oras import ArtifactClient
 
-from support import RegistryBearerAuth, RegistryServer, running_registry
+from support import OUTBOUND_LOOPBACK, RegistryBearerAuth, RegistryServer, running_registry
 from support_oidc import OidcIssuer
 
 pytestmark = pytest.mark.clients
@@ -89,7 +89,8 @@ def issuer() -> Iterator[OidcIssuer]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
     """A registry of its own (two workers) that trusts http://127.0.0.1 issuers."""
     data = tmp_path_factory.mktemp("client-credentials") / "data"
-    with running_registry(data, workers=2, extra_env={"CARGOHOLD_ALLOW_INSECURE_ISSUERS": "true"}) as s:
+    env = {"CARGOHOLD_ALLOW_INSECURE_ISSUERS": "true", **OUTBOUND_LOOPBACK}
+    with running_registry(data, workers=2, extra_env=env) as s:
         yield s
 
 

@@ -13,7 +13,7 @@ from cargohold.core.access import AccessService
 from cargohold.core.signing_keys import KeyRing
 from cargohold.metadata.migrate import upgrade
 from cargohold.metadata.sql import SqlMetadataStore, create_engine
-from support import _fresh_database_url, running_registry
+from support import OUTBOUND_LOOPBACK, _fresh_database_url, running_registry
 from support_oidc import OidcIssuer
 
 
@@ -28,7 +28,7 @@ def fed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FedServer]:
     """A registry (one worker, so one issuer-key cache) that trusts http://127.0.0.1 issuers."""
     password = secrets.token_urlsafe(18)
     data = tmp_path_factory.mktemp("federation") / "data"
-    env = {"CARGOHOLD_ALLOW_INSECURE_ISSUERS": "true", "CARGOHOLD_OWNER_PASSWORD": password}
+    env = {"CARGOHOLD_ALLOW_INSECURE_ISSUERS": "true", "CARGOHOLD_OWNER_PASSWORD": password, **OUTBOUND_LOOPBACK}
     with running_registry(data, workers=1, extra_env=env) as server:
         url = server.env.get("CARGOHOLD_DATABASE_URL") or f"sqlite:///{(data / 'metadata.db').resolve()}"
         meta = SqlMetadataStore(create_engine(url))

@@ -13,6 +13,7 @@ import jwt
 import pytest
 from fedtools import Local
 
+from cargohold.adapters.http import HttpxOutbound
 from cargohold.core.access import REFRESH_TOKEN_USERNAME
 from cargohold.core.errors import Conflict, InvalidArgument, NotFound, Unauthorized
 from cargohold.core.federation import (
@@ -26,6 +27,8 @@ from cargohold.core.federation import (
 from cargohold.core.permissions import PULL, PUSH
 from cargohold.core.ports.records import Identity
 from support_oidc import DEFAULT_AUDIENCE, OidcIssuer
+
+LOOPBACK_OUT = HttpxOutbound(["127.0.0.1"])  # the test issuers listen on 127.0.0.1 (SSRF guard allow-list)
 
 SUB = "repo:acme/app:ref:refs/heads/main"
 
@@ -50,8 +53,8 @@ def workload(local: Local, issuer: OidcIssuer, name: str = "ci-app", subject: st
 
 def service(local: Local, **cache: float) -> tuple[FederationService, Clock]:
     clock = Clock()
-    jwks = JwksCache(allow_insecure=True, clock=clock, **cache)  # type: ignore[arg-type]
-    return FederationService(local.access, allow_insecure_issuers=True, jwks=jwks), clock
+    jwks = JwksCache(LOOPBACK_OUT, allow_insecure=True, clock=clock, **cache)  # type: ignore[arg-type]
+    return FederationService(local.access, LOOPBACK_OUT, allow_insecure_issuers=True, jwks=jwks), clock
 
 
 def refused(fed: FederationService, local: Local, token: str, fragment: str, **kw: str) -> None:
@@ -274,9 +277,18 @@ def test_unreachable_issuer_backs_off_and_stale_keys_keep_serving(local: Local) 
 
 def test_http_issuer_refused_when_insecure_issuers_are_off(local: Local, issuer: OidcIssuer) -> None:
     workload(local, issuer)
-    strict = FederationService(local.access)
+    strict = FederationService(local.access, LOOPBACK_OUT)
     base = len(issuer.requests)
     refused(strict, local, issuer.mint(SUB), "CARGOHOLD_ALLOW_INSECURE_ISSUERS")
+    assert len(issuer.requests) == base
+
+
+def test_an_issuer_on_a_refused_address_is_refused_naming_the_setting(local: Local, issuer: OidcIssuer) -> None:
+    """The SSRF guard: an issuer on loopback is not contacted unless outbound_allow lists it."""
+    workload(local, issuer)
+    guarded = FederationService(local.access, HttpxOutbound(), allow_insecure_issuers=True)
+    base = len(issuer.requests)
+    refused(guarded, local, issuer.mint(SUB), "outbound_allow")
     assert len(issuer.requests) == base
 
 
@@ -286,14 +298,15 @@ def test_jwks_cache_reports_bad_documents() -> None:
             return httpx.Response(200, json={"issuer": "https://idp.example", "jwks_uri": "http://idp.example/k"})
         return httpx.Response(200, content=b"[]")
 
-    cache = JwksCache(transport=httpx.MockTransport(answer))
+    cache = JwksCache(HttpxOutbound(sync_transport=httpx.MockTransport(answer)))
     with pytest.raises(FederationError, match="jwks_uri"):
         cache.key("https://idp.example", "k1")
-    big = JwksCache(transport=httpx.MockTransport(lambda r: httpx.Response(200, content=b" " * 300_000)))
+    big = JwksCache(HttpxOutbound(sync_transport=httpx.MockTransport(
+        lambda r: httpx.Response(200, content=b" " * 300_000))))
     with pytest.raises(FederationError, match="larger than"):
         big.key("https://idp2.example", "k1")
-    redirect = JwksCache(transport=httpx.MockTransport(
-        lambda r: httpx.Response(302, headers={"Location": "https://elsewhere.example/"})))
+    redirect = JwksCache(HttpxOutbound(sync_transport=httpx.MockTransport(
+        lambda r: httpx.Response(302, headers={"Location": "https://elsewhere.example/"}))))
     with pytest.raises(FederationError, match="answered 302"):
         redirect.key("https://idp3.example", "k1")
 

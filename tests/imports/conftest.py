@@ -20,12 +20,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from importservers import Liar
 
-from support import DistributionServer, RegistryServer, free_port, running_distribution, running_registry
+from support import (
+    OUTBOUND_LOOPBACK,
+    DistributionServer,
+    RegistryServer,
+    free_port,
+    running_distribution,
+    running_registry,
+)
 
 
 @pytest.fixture(scope="session")
 def distribution(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistributionServer]:
     with running_distribution(tmp_path_factory.mktemp("distribution") / "data") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """The import target (2 workers), allowed to reach the source servers on 127.0.0.1 (SSRF guard)."""
+    with running_registry(tmp_path_factory.mktemp("import-target") / "data", workers=2,
+                          extra_env=OUTBOUND_LOOPBACK) as server:
+        yield server
+
+
+@pytest.fixture()
+def fresh_registry(tmp_path: Path) -> Iterator[RegistryServer]:
+    """A target of the test's own, allowed to reach the source servers on 127.0.0.1."""
+    with running_registry(tmp_path / "data", workers=1, extra_env=OUTBOUND_LOOPBACK) as server:
         yield server
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 from importtools import OCI_MANIFEST, canonical, imported, push_blob, push_manifest, sha256, unique
 
-from support import DistributionServer, running_registry
+from support import OUTBOUND_LOOPBACK, DistributionServer, running_registry
 
 MIB = 1 << 20
 
@@ -63,7 +63,7 @@ def test_a_large_import_streams(tmp_path: Path, distribution: DistributionServer
                                           "digest": digest, "size": size}]})
         push_manifest(http, src, "v1", manifest, OCI_MANIFEST)
 
-    with running_registry(tmp_path / "target", workers=1) as target:
+    with running_registry(tmp_path / "target", workers=1, extra_env=OUTBOUND_LOOPBACK) as target:
         pids = _processes(target.pid)
         time.sleep(0.5)
         # Warm the control plane (FastAPI is built on the first /api request) before the baseline.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cargohold.core.attributes import RepositoryLocks
 from cargohold.core.blocking import blocking
 from cargohold.core.digests import Digest
 from cargohold.core.errors import BlobUnknown, RangeNotSatisfiable
@@ -67,14 +68,23 @@ class BlobRead:
 
 
 class BlobService:
+    """Reads check the repository's readEnabled, mounts its writeEnabled (`locks`, cached per worker)."""
+
     def __init__(self, metadata: MetadataStore, store: BlobStore, generations: Generations,
-                 cache_entries: int = 50_000) -> None:
+                 locks: RepositoryLocks, cache_entries: int = 50_000) -> None:
         self.metadata = metadata
         self.store = store
+        self.locks = locks
         # "repository R may read digest D of size S" holds until something is removed.
         self._sizes: FactCache[int] = FactCache(generations, (REMOVALS,), cache_entries)
 
     async def size(self, registry_id: int, repository: str, digest: str) -> int:
+        """The size of a blob the repository links and may be read (blob HEAD: one indexed lookup, cached)."""
+        size = await self._size(registry_id, repository, digest)
+        await self.locks.check_readable(registry_id, repository)
+        return size
+
+    async def _size(self, registry_id: int, repository: str, digest: str) -> int:
         key = (registry_id, repository, digest)
         cached = self._sizes.get(key)
         if cached is not None:
@@ -89,7 +99,8 @@ class BlobService:
         return size
 
     async def open(self, registry_id: int, repository: str, digest: str, range_header: str | None) -> BlobRead:
-        size = await self.size(registry_id, repository, digest)
+        await self.locks.check_readable(registry_id, repository)
+        size = await self._size(registry_id, repository, digest)
         byte_range = resolve_range(range_header, size)
         redirect = self.store.redirect_url(digest)
         if redirect is not None:
@@ -112,9 +123,11 @@ class BlobService:
         """Link an existing blob into `repository`; its size, or None when it cannot be mounted.
 
         The blob must be linked in a repository the caller may read: the source
-        when one is named, else any (OCI's automatic content discovery).
+        when one is named, else any (OCI's automatic content discovery). A write-locked
+        `repository` is refused (Denied).
         """
         validate_repository_name(repository)
+        await self.locks.check_writable(registry_id, repository)
         Digest.parse(digest)
         if source is not None:
             validate_repository_name(source)

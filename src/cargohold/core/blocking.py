@@ -3,8 +3,19 @@
 A small thread pool of our own: a call costs one lock release that wakes one idle
 thread and one `call_soon_threadsafe`, about half of what anyio's
 `to_thread.run_sync` costs (capacity limiter, cancel scope, run-vars); a registry
-request makes one to three such calls. Threads start on demand up to MAX_THREADS
-(anyio's default limit) and stay; the caller's context (contextvars) is carried along.
+request makes one to three such calls. Threads start on demand up to the limit and
+stay; the caller's context (contextvars) is carried along.
+
+Why not the standard library (benchmarks/blocking_bench.py, BENCHMARKS.md "Thread offload"):
+against `loop.run_in_executor` on a ThreadPoolExecutor of the same size it serves
+1.3-1.5x the indexed SQLite lookups, 1.3-1.8x a mixed load and 1.1-1.3x latency-bound
+calls (a shared queue wakes threads for nothing; here each idle thread sleeps on its own
+lock and the most recently busy one is reused). `asyncio.to_thread` runs on
+min(32, cpus + 4) threads, 6 on this machine: even on short lookups (0.8-1.1x), but it caps
+a PostgreSQL deployment's concurrent queries at 6 (5x fewer 2 ms round trips per second).
+
+The limit is the metadata engine's connection pool (pool_size + max_overflow: app.py calls
+`configure(pool_limit(engine))`): more threads would only wait for a connection.
 """
 
 from __future__ import annotations
@@ -20,7 +31,7 @@ from typing import Any, ParamSpec, TypeVar
 P = ParamSpec("P")
 T = TypeVar("T")
 
-MAX_THREADS = 40
+MAX_THREADS = 40  # until `configure` sizes the pool to the metadata connection pool (app.py)
 
 _Item = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", contextvars.Context, Callable[..., Any],
               tuple[Any, ...]]
@@ -93,6 +104,19 @@ class _Pool:
 
 
 _POOL = _Pool(MAX_THREADS)
+
+
+def configure(max_threads: int) -> None:
+    """Cap the threads (grows or shrinks the limit; threads already started stay until idle forever)."""
+    _POOL._max = max(1, max_threads)
+
+
+def pool_limit(engine: Any) -> int:
+    """The most connections a SQLAlchemy engine's pool hands out at once (pool_size + max_overflow): more
+    threads than that would only wait for a connection."""
+    pool = engine.pool
+    size = pool.size() if callable(getattr(pool, "size", None)) else MAX_THREADS
+    return int(size) + max(0, int(getattr(pool, "_max_overflow", 0)))
 
 
 async def blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -141,3 +141,11 @@ class Conflict(RegistryError):
 class InvalidArgument(RegistryError):
     code = "INVALID_ARGUMENT"
     default_message = "invalid argument"
+
+
+class DestinationRefused(Denied):
+    """An outbound connection (import source, OIDC issuer) to an address the operator has not allowed:
+    loopback, link-local, private, unspecified, multicast or a cloud metadata address (SSRF guard)."""
+
+    code = "DENIED"
+    default_message = "outbound connection refused"

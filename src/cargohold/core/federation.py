@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
@@ -31,11 +31,9 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from jwt.types import JWKDict
 
 from cargohold.core.access import AccessService, Principal
-from cargohold.core.errors import InvalidArgument, Unauthorized
+from cargohold.core.errors import DestinationRefused, InvalidArgument, Unauthorized
+from cargohold.core.ports.http import Outbound, SyncHttpClient, TransportError
 from cargohold.core.ports.records import FederatedCredential, Identity, Registry
-
-if TYPE_CHECKING:
-    import httpx  # imported when an issuer is first contacted: importing httpx loads rich (~8 MiB a worker)
 
 log = logging.getLogger("cargohold.federation")
 
@@ -108,10 +106,9 @@ class JwksCache:
     """
 
     def __init__(
-        self, *, allow_insecure: bool = False, timeout: float = HTTP_TIMEOUT_SECONDS, ttl: float = CACHE_SECONDS,
-        refetch_interval: float = REFETCH_SECONDS, failure_backoff: float = FAILURE_SECONDS,
+        self, http: Outbound, *, allow_insecure: bool = False, timeout: float = HTTP_TIMEOUT_SECONDS,
+        ttl: float = CACHE_SECONDS, refetch_interval: float = REFETCH_SECONDS, failure_backoff: float = FAILURE_SECONDS,
         stale: float = STALE_SECONDS, clock: Callable[[], float] = time.monotonic,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.allow_insecure = allow_insecure
         self.timeout = timeout
@@ -120,7 +117,7 @@ class JwksCache:
         self.failure_backoff = failure_backoff
         self.stale = stale
         self.clock = clock
-        self._transport = transport
+        self._http = http  # outbound HTTP behind the SSRF guard (adapters/http.py)
         self._entries: dict[str, IssuerKeys] = {}
         self._missed: dict[str, float] = {}  # issuer → when an unknown kid last caused a refetch
         self._failed: dict[str, tuple[float, str]] = {}  # issuer → when and why the last fetch failed
@@ -187,10 +184,9 @@ class JwksCache:
         except InvalidArgument as e:
             raise FederationError(f"issuer not allowed: {e.message}") from None
         config_url = issuer.rstrip("/") + "/.well-known/openid-configuration"
-        import httpx
-
-        with httpx.Client(timeout=self.timeout, follow_redirects=False, transport=self._transport,
-                          headers={"Accept": "application/json", "User-Agent": "cargohold"}) as client:
+        client = self._http.sync_client(timeout=self.timeout, follow_redirects=False,
+                                        headers={"Accept": "application/json", "User-Agent": "cargohold"})
+        try:
             document = self._get_json(client, config_url)
             if document.get("issuer") != issuer:
                 raise FederationError(f"discovery document names issuer {str(document.get('issuer'))[:200]!r}")
@@ -202,6 +198,8 @@ class JwksCache:
             except InvalidArgument:
                 raise FederationError(f"jwks_uri {jwks_uri[:200]!r} is not an https URL") from None
             jwks = self._get_json(client, jwks_uri)
+        finally:
+            client.close()
         raw_keys = jwks.get("keys")
         if not isinstance(raw_keys, list):
             raise FederationError("JWKS has no keys list")
@@ -219,20 +217,20 @@ class JwksCache:
         return IssuerKeys(jwks_uri, keys, tuple(unnamed), now)
 
     @staticmethod
-    def _get_json(client: httpx.Client, url: str) -> dict[str, Any]:
-        import httpx
-
+    def _get_json(client: SyncHttpClient, url: str) -> dict[str, Any]:
         try:
             with client.stream("GET", url) as response:
-                if response.status_code != 200:
-                    raise FederationError(f"GET {url} answered {response.status_code}")
+                if response.status != 200:
+                    raise FederationError(f"GET {url} answered {response.status}")
                 body = bytearray()
-                for chunk in response.iter_bytes():
+                for chunk in response.chunks():
                     body += chunk
                     if len(body) > MAX_DOCUMENT_BYTES:
                         raise FederationError(f"GET {url}: document larger than {MAX_DOCUMENT_BYTES} bytes")
-        except httpx.HTTPError as e:
-            raise FederationError(f"GET {url} failed: {type(e).__name__}: {e}") from None
+        except TransportError as e:
+            raise FederationError(f"GET {url} failed: {e}") from None
+        except DestinationRefused as e:
+            raise FederationError(f"GET {url}: {e.message}") from None
         try:
             document = json.loads(bytes(body))
         except (ValueError, UnicodeDecodeError):
@@ -282,12 +280,12 @@ class _Refused(FederationError):
 class FederationService:
     """Verifies federated OIDC tokens and turns them into workload principals."""
 
-    def __init__(self, access: AccessService, *, allow_insecure_issuers: bool = False,
+    def __init__(self, access: AccessService, http: Outbound, *, allow_insecure_issuers: bool = False,
                  jwks: JwksCache | None = None, leeway: int = LEEWAY_SECONDS) -> None:
         self.access = access
         self.store = access.store
         self.allow_insecure = allow_insecure_issuers
-        self.jwks = jwks or JwksCache(allow_insecure=allow_insecure_issuers)
+        self.jwks = jwks or JwksCache(http, allow_insecure=allow_insecure_issuers)
         self.leeway = leeway
 
     def exchange(self, registry: Registry, token: str, *, source: str, client_id: str | None = None) -> Principal:

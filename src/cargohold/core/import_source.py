@@ -9,11 +9,12 @@ names the source, so the control plane can answer with JSON before it starts str
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cargohold.core.digests import Digest
 from cargohold.core.errors import DigestInvalid, InvalidArgument, NotFound, RegistryError, TagInvalid
@@ -26,9 +27,7 @@ from cargohold.core.manifest_format import (
     OCI_MANIFEST,
 )
 from cargohold.core.names import validate_repository_name, validate_tag
-
-if TYPE_CHECKING:
-    import httpx
+from cargohold.core.ports.http import HttpResponse, Outbound, TransportError
 
 MANIFEST_ACCEPT = ", ".join((OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST, *DOCKER_SCHEMA1))
 _AUTH_PARAM = re.compile(r'([A-Za-z][A-Za-z0-9_.-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]+))')
@@ -125,16 +124,14 @@ class FetchedManifest:
 class SourceClient:
     """One import's connection to the source registry (close it; `async with` does)."""
 
-    def __init__(self, ref: SourceRef, username: str | None = None, password: str | None = None,
+    def __init__(self, ref: SourceRef, http: Outbound, username: str | None = None, password: str | None = None,
                  timeout: float = 30.0) -> None:
-        import httpx  # only imports pay for the HTTP client
-
         self.ref = ref
         self._username = username
         self._password = password
         self._authorization: str | None = None
-        self._http = httpx.AsyncClient(base_url=ref.base_url, follow_redirects=True,
-                                       timeout=httpx.Timeout(timeout), headers={"User-Agent": "cargohold-import"})
+        self._http = http.client(base_url=ref.base_url, follow_redirects=True, timeout=timeout,
+                                 headers={"User-Agent": "cargohold-import"})
 
     async def __aenter__(self) -> SourceClient:
         return self
@@ -143,7 +140,7 @@ class SourceClient:
         await self.close()
 
     async def close(self) -> None:
-        await self._http.aclose()
+        await self._http.close()
 
     # --- requests, with authentication ---------------------------------------------------------
 
@@ -159,37 +156,30 @@ class SourceClient:
 
     @asynccontextmanager
     async def _send(self, method: str, path: str, headers: dict[str, str] | None = None
-                    ) -> AsyncIterator[httpx.Response]:
-        """A streamed response, after answering one authentication challenge if the source asks."""
-        import httpx
-
+                    ) -> AsyncIterator[HttpResponse]:
+        """A streamed response, after answering one authentication challenge if the source asks.
+        A destination the SSRF guard refuses raises DestinationRefused (403), naming the address."""
         try:
             for attempt in (1, 2):
-                request = self._http.build_request(method, path, headers=self._headers(headers))
-                response = await self._http.send(request, stream=True)
-                if response.status_code == 401 and attempt == 1:
-                    await response.aclose()
-                    await self._authenticate(response.headers.get("www-authenticate", ""))
-                    continue
-                try:
-                    if response.status_code == 401:
-                        raise SourceError(
-                            f"the source registry {self.ref.host} refused the "
-                            f"{'credentials' if self._username else 'anonymous request; give a username and password'}"
-                            f" for {self.ref.repository}", {"source": str(self.ref)})
-                    if response.status_code == 403:
-                        raise SourceError(f"the source registry {self.ref.host} denied access to "
-                                          f"{self.ref.repository}", {"source": str(self.ref)})
-                    yield response
-                finally:
-                    await response.aclose()
-                return
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                async with self._http.stream(method, path, headers=self._headers(headers)) as response:
+                    if response.status == 401 and attempt == 1:
+                        challenge = response.header("www-authenticate") or ""
+                    else:
+                        if response.status == 401:
+                            what = ("credentials" if self._username
+                                    else "anonymous request; give a username and password")
+                            raise SourceError(f"the source registry {self.ref.host} refused the {what} for "
+                                              f"{self.ref.repository}", {"source": str(self.ref)})
+                        if response.status == 403:
+                            raise SourceError(f"the source registry {self.ref.host} denied access to "
+                                              f"{self.ref.repository}", {"source": str(self.ref)})
+                        yield response
+                        return
+                await self._authenticate(challenge)
+        except TransportError as exc:
             raise self._unreachable(exc) from None
 
     async def _authenticate(self, header: str) -> None:
-        import httpx
-
         scheme, params = _challenge(header)
         if scheme == "basic":
             if self._username is None:
@@ -204,22 +194,23 @@ class SourceClient:
         query = {"scope": f"repository:{self.ref.repository}:pull"}
         if params.get("service"):
             query["service"] = params["service"]
-        auth = httpx.BasicAuth(self._username, self._password or "") if self._username is not None else None
+        auth = (self._username, self._password or "") if self._username is not None else None
         try:
-            answer = await self._http.get(params["realm"], params=query, auth=auth)
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            async with self._http.stream("GET", params["realm"], params=query, basic_auth=auth) as answer:
+                status, body = answer.status, await answer.read()
+        except TransportError as exc:
             raise self._unreachable(exc) from None
-        if answer.status_code in (401, 403):
+        if status in (401, 403):
             raise SourceError(f"the source registry {self.ref.host} refused the "
                               f"{'credentials' if self._username else 'anonymous token request'}",
                               {"source": str(self.ref)})
         try:
-            doc: Any = answer.json()
+            doc: Any = json.loads(body)
         except ValueError:
             doc = None
         token = doc.get("token") or doc.get("access_token") if isinstance(doc, dict) else None
-        if answer.status_code != 200 or not isinstance(token, str):
-            raise SourceError(f"the source registry's token service answered {answer.status_code} without a token",
+        if status != 200 or not isinstance(token, str):
+            raise SourceError(f"the source registry's token service answered {status} without a token",
                               {"source": str(self.ref)})
         self._authorization = f"Bearer {token}"
 
@@ -227,26 +218,26 @@ class SourceClient:
 
     async def ping(self) -> None:
         async with self._send("GET", "/v2/") as response:
-            if response.status_code != 200:
+            if response.status != 200:
                 raise SourceError(f"{self.ref.host} does not answer /v2/ as a registry "
-                                  f"(status {response.status_code})", {"source": str(self.ref)})
+                                  f"(status {response.status})", {"source": str(self.ref)})
 
     async def manifest(self, reference: str, repository: str | None = None) -> FetchedManifest | None:
         """A manifest's bytes, checked against `reference` when it is a digest; None when unknown."""
         repo = repository or self.ref.repository
         async with self._send("GET", f"/v2/{repo}/manifests/{reference}", {"Accept": MANIFEST_ACCEPT}) as response:
-            if response.status_code == 404:
+            if response.status == 404:
                 return None
-            if response.status_code != 200:
-                raise SourceError(f"the source registry answered {response.status_code} for manifest "
+            if response.status != 200:
+                raise SourceError(f"the source registry answered {response.status} for manifest "
                                   f"{repo}:{reference}", {"source": str(self.ref)})
             body = bytearray()
-            async for chunk in response.aiter_bytes():
+            async for chunk in response.chunks():
                 body += chunk
                 if len(body) > MAX_MANIFEST_BYTES:
                     raise SourceError(f"manifest {reference} from the source is larger than "
                                       f"{MAX_MANIFEST_BYTES} bytes", {"source": str(self.ref)})
-            media_type = response.headers.get("content-type", "").split(";")[0].strip() or None
+            media_type = (response.header("content-type") or "").split(";")[0].strip() or None
         data = bytes(body)
         if reference.count(":") == 1 and reference.startswith(("sha256:", "sha512:")):
             expected = Digest.parse(reference)
@@ -261,45 +252,41 @@ class SourceClient:
         """The referrers API's descriptors; None when the source does not serve the API (404)."""
         async with self._send("GET", f"/v2/{self.ref.repository}/referrers/{digest}",
                               {"Accept": OCI_INDEX}) as response:
-            if response.status_code == 404:
+            if response.status == 404:
                 return None
-            if response.status_code != 200:
-                raise SourceError(f"the source registry answered {response.status_code} for the referrers of "
+            if response.status != 200:
+                raise SourceError(f"the source registry answered {response.status} for the referrers of "
                                   f"{digest}", {"source": str(self.ref)})
-            body = await response.aread()
+            body = await response.read()
         return _descriptors(body, f"referrers of {digest}", self.ref)
 
     @asynccontextmanager
     async def blob(self, digest: str) -> AsyncIterator[AsyncIterator[bytes]]:
         """A blob's bytes as they arrive from the network (never the whole blob at once)."""
-        import httpx
-
         # Identity encoding, read raw: no decoder and no re-chunking copies on the hot path (the upload
         # path batches what arrives into ~1 MiB writes). A source that compresses anyway is decoded.
         async with self._send("GET", f"/v2/{self.ref.repository}/blobs/{digest}",
                               {"Accept-Encoding": "identity"}) as response:
-            if response.status_code == 404:
+            if response.status == 404:
                 raise NotFound(f"the source registry has no blob {digest} in {self.ref.repository}",
                                {"digest": digest})
-            if response.status_code != 200:
-                raise SourceError(f"the source registry answered {response.status_code} for blob {digest}",
+            if response.status != 200:
+                raise SourceError(f"the source registry answered {response.status} for blob {digest}",
                                   {"source": str(self.ref)})
 
-            encoded = response.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
+            encoded = (response.header("content-encoding") or "identity").strip().lower() not in ("", "identity")
 
             async def chunks() -> AsyncIterator[bytes]:
                 try:
-                    async for chunk in (response.aiter_bytes() if encoded else response.aiter_raw()):
+                    async for chunk in response.chunks(raw=not encoded):
                         yield chunk
-                except httpx.HTTPError as exc:
+                except TransportError as exc:
                     raise self._unreachable(exc) from None
 
             yield chunks()
 
 
 def _descriptors(body: bytes, what: str, ref: SourceRef) -> list[dict[str, Any]]:
-    import json
-
     try:
         doc = json.loads(body)
     except ValueError:

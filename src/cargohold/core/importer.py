@@ -31,6 +31,7 @@ from cargohold.core.import_source import SourceClient, SourceError, SourceRef, p
 from cargohold.core.manifest_format import DOCKER_SCHEMA1, OCI_INDEX, ParsedManifest, parse_manifest
 from cargohold.core.manifests import ManifestService
 from cargohold.core.names import validate_repository_name, validate_tag
+from cargohold.core.ports.http import Outbound
 from cargohold.core.ports.metadata_store import MetadataStore
 from cargohold.core.ports.records import Attributes
 from cargohold.core.ports.repository_store import RepositoryStore
@@ -97,7 +98,7 @@ class ImportPlan:
 
 class ImportService:
     def __init__(self, metadata: MetadataStore, blobs: BlobService, uploads: UploadService,
-                 manifests: ManifestService, repositories: RepositoryStore | None = None,
+                 manifests: ManifestService, http: Outbound, repositories: RepositoryStore | None = None,
                  source_timeout: float = 30.0) -> None:
         self.metadata = metadata
         self.blobs = blobs
@@ -105,6 +106,7 @@ class ImportService:
         self.manifests = manifests
         self.repositories = repositories  # tag locks and write-once rules, checked before copying
         self.source_timeout = source_timeout
+        self.http = http  # outbound HTTP, behind the SSRF guard (adapters/http.py)
 
     async def prepare(self, registry_id: int, request: ImportRequest) -> ImportJob:
         """Check everything that can be checked before copying; the job owns the source connection."""
@@ -114,7 +116,7 @@ class ImportService:
         targets = tuple(dict.fromkeys(parse_target(t) for t in request.targets))
         if request.password is not None and request.username is None:
             raise InvalidArgument("a source password needs a source username", {"username": None})
-        client = SourceClient(source, request.username, request.password, self.source_timeout)
+        client = SourceClient(source, self.http, request.username, request.password, self.source_timeout)
         try:
             await client.ping()
             plan = await _resolve(client, source, request.include_referrers)

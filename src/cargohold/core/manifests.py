@@ -117,14 +117,15 @@ def remove_tag(store: ManifestTransactions, registry_id: int, repository: str, t
 
 
 class ManifestService:
-    def __init__(self, metadata: MetadataStore, generations: Generations, cache_entries: int = 5_000) -> None:
+    def __init__(self, metadata: MetadataStore, generations: Generations, cache_entries: int = 5_000,
+                 locks: attributes.RepositoryLocks | None = None) -> None:
         self.metadata = metadata
         # Pulls are mostly repeats: serve them from memory while no tag moved, nothing was removed and no
         # attribute changed (records carry their readEnabled locks, so a lock is seen by every worker at once).
         self._by_tag: FactCache[ManifestRecord] = FactCache(generations, (TAGS, REMOVALS, ATTRIBUTES), cache_entries)
         self._by_digest: FactCache[ManifestRecord] = FactCache(generations, (REMOVALS, ATTRIBUTES), cache_entries)
-        # The repository locks of blob reads and uploads (the data plane's blob handlers ask here).
-        self.locks = attributes.RepositoryLocks(metadata, generations)
+        # The repository locks (one per worker, shared with the blob, upload and import services: app.py).
+        self.locks = locks or attributes.RepositoryLocks(metadata, generations)
 
     async def put(
         self, registry_id: int, repository: str, reference: str, body: bytes, content_type: str | None,

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from cargohold.core.attributes import RepositoryLocks
 from cargohold.core.blocking import blocking
 from cargohold.core.digests import Digest, ResumableHasher
 from cargohold.core.errors import BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid
@@ -132,9 +133,11 @@ class UploadService:
     one for a chunk or a completion that fits in a batch, and for larger bodies one to lock and
     position the upload, the writes (overlapping with receiving), and one to finish."""
 
-    def __init__(self, metadata: MetadataStore, store: BlobStore, quota: QuotaGuard | None = None) -> None:
+    def __init__(self, metadata: MetadataStore, store: BlobStore, locks: RepositoryLocks,
+                 quota: QuotaGuard | None = None) -> None:
         self.metadata = metadata
         self.store = store
+        self.locks = locks  # a repository with writeEnabled false takes no new upload (start, monolithic)
         self.quota = quota  # the hard storage quota (core/usage.py); None: not enforced
 
     def _with_quota(self, locked: _Locked) -> _Locked:
@@ -152,6 +155,7 @@ class UploadService:
     async def start(self, registry_id: int, repository: str, algorithm: str = "sha256",
                     owner: str | None = None) -> UploadRecord:
         validate_repository_name(repository)
+        await self.locks.check_writable(registry_id, repository)
         ts = datetime.now(UTC)
         record = UploadRecord(str(uuid.uuid4()), registry_id, repository, 0, algorithm, None, ts, ts, owner)
         await blocking(self._create, record)
@@ -210,8 +214,9 @@ class UploadService:
         self, registry_id: int, repository: str, digest: str, body: AsyncIterator[bytes], length: int | None,
     ) -> CommittedBlob:
         """POST ?digest= with the whole blob: one request, so no resumable state is recorded."""
-        expected = Digest.parse(digest)
         validate_repository_name(repository)
+        await self.locks.check_writable(registry_id, repository)
+        expected = Digest.parse(digest)
         ts = datetime.now(UTC)
         record = UploadRecord(str(uuid.uuid4()), registry_id, repository, 0, expected.algorithm, None, ts, ts)
         received = _Body(body, length)

@@ -19,8 +19,6 @@ from pathlib import Path
 from cargohold.core.ports.records import Registry
 from cargohold.core.retention import DueManifest, RetentionStore, SweepResult, sweep
 from cargohold.jobs.scheduler import Job
-from cargohold.metadata.retention_sql import SqlRetentionStore
-from cargohold.metadata.sql import SqlMetadataStore
 
 log = logging.getLogger("cargohold.retention")
 
@@ -56,8 +54,8 @@ def sweep_once(store: RetentionStore, lock_path: Path) -> SweepResult | None:
         return sweep(store, _log_deleted)
 
 
-def retention_job(metadata: SqlMetadataStore, data_dir: Path, interval: float) -> Job:
-    store = SqlRetentionStore(metadata)
+def retention_job(store: RetentionStore, data_dir: Path, interval: float) -> Job:
+    """The job over `store` (built by the composition root, app.py)."""
     lock_path = data_dir / "retention.lock"
 
     async def run() -> SweepResult | None:

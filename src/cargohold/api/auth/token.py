@@ -80,15 +80,8 @@ async def token_post(request: Request) -> Response:
 
 
 def federation(request: Request) -> FederationService:
-    """The app's federation service (one per worker: it caches issuers' keys), made on first use."""
-    state = request.app.state
-    service: FederationService | None = getattr(state, "federation", None)
-    if service is None:
-        settings = getattr(state, "settings", None)
-        service = FederationService(services(request).access,
-                                    allow_insecure_issuers=bool(getattr(settings, "allow_insecure_issuers", False)))
-        state.federation = service
-    return service
+    """The app's federation service (one per worker: it caches issuers' keys), built by app.py."""
+    return services(request).federation
 
 
 async def exchange(request: Request) -> Response:

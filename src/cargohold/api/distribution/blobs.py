@@ -18,15 +18,13 @@ def _headers(digest: str) -> dict[str, str]:
 
 async def head_blob(request: Request, name: str, digest: str) -> Response:
     svc, reg = services(request), registry_id(request)
-    size = await svc.blobs.size(reg, name, digest)
-    await svc.manifests.locks.check_readable(reg, name)  # readEnabled of the repository (cached per worker)
+    size = await svc.blobs.size(reg, name, digest)  # also checks the repository's readEnabled
     return Response(b"", headers={**_headers(digest), "Content-Length": str(size)})
 
 
 async def get_blob(request: Request, name: str, digest: str) -> Response:
     svc, reg = services(request), registry_id(request)
-    await svc.manifests.locks.check_readable(reg, name)  # readEnabled of the repository (cached per worker)
-    read = await svc.blobs.open(reg, name, digest, request.headers.get("range"))
+    read = await svc.blobs.open(reg, name, digest, request.headers.get("range"))  # checks readEnabled
     if read.redirect is not None:
         return RedirectResponse(read.redirect, status_code=307, headers={"Docker-Content-Digest": digest})
     assert read.reader is not None

@@ -1,4 +1,4 @@
-"""What a /v2/ handler needs from the composition root."""
+"""What a /v2/ (and /oauth2/) handler needs from the composition root (app.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from starlette.requests import Request
 from cargohold.core.access import AccessService
 from cargohold.core.blobs import BlobService
 from cargohold.core.errors import SizeInvalid
+from cargohold.core.federation import FederationService
 from cargohold.core.listing import ListingService
 from cargohold.core.manifests import ManifestService
 from cargohold.core.ports.records import Registry
@@ -26,6 +27,7 @@ class Services:
     access: AccessService
     registry: Registry  # the default registry (answers every host no registry claims)
     registries: RegistryResolver
+    federation: FederationService  # /oauth2/exchange's federated tokens (caches issuers' keys per worker)
 
 
 _SCOPE_KEY = "cargohold.registry"

@@ -1,4 +1,4 @@
-"""Domain errors → OCI error JSON with the spec's statuses."""
+"""Domain errors → OCI error JSON; the status comes from the one catalogue (api/errors.py)."""
 
 from __future__ import annotations
 
@@ -8,31 +8,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cargohold.api.errors import status_for
 from cargohold.core import errors as e
 
 API_VERSION_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
-
-_STATUS: list[tuple[type[e.RegistryError], int]] = [
-    (e.RangeInvalid, 416),
-    (e.RangeNotSatisfiable, 416),
-    (e.TooLarge, 413),
-    (e.BlobUnknown, 404),
-    (e.BlobUploadUnknown, 404),
-    (e.ManifestUnknown, 404),
-    (e.NameUnknown, 404),
-    (e.Denied, 403),
-    (e.Unauthorized, 401),
-    (e.TooManyRequests, 429),
-    (e.Unsupported, 405),
-]
-
-
-def status_for(error: e.RegistryError) -> int:
-    for cls, status in _STATUS:
-        if isinstance(error, cls):
-            return status
-    return 400
-
 
 def error_response(status: int, code: str, message: str, detail: Any = None,
                    headers: dict[str, str] | None = None) -> Response:

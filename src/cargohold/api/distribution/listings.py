@@ -24,7 +24,7 @@ async def list_tags(request: Request, name: str) -> Response:
 
 async def catalog(request: Request) -> Response:
     n, last = request.query_params.get("n"), request.query_params.get("last")
-    page = await services(request).listing.catalog(registry_id(request), n, last, request.state.caller.may_read)
+    page = await services(request).listing.catalog(registry_id(request), request.state.caller, page_size(n), last)
     headers = dict(API_VERSION_HEADER)
     if page.next_last is not None:
         headers.update(link_next("/v2/_catalog", page_size(n), page.next_last))

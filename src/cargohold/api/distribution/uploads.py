@@ -36,7 +36,6 @@ async def start_upload(request: Request, name: str) -> Response:
     params = request.query_params
     mount = params.get("mount")
     caller = request.state.caller
-    await svc.manifests.locks.check_writable(reg, name)  # a repository with writeEnabled false takes no blobs
     if mount and await svc.blobs.mount(reg, name, mount, params.get("from"), caller.may_read) is not None:
         return _committed(name, mount)
     digest = params.get("digest")

@@ -3,40 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPBasic
 
 from cargohold.api.auth.credentials import basic_credentials
-from cargohold.core.access import AccessService, Principal, source_label
+from cargohold.core.access import Principal, source_label
 from cargohold.core.errors import Denied, NotFound, Unauthorized
 from cargohold.core.identities import Identities
 from cargohold.core.permissions import CP_READ, CP_ROLES, CP_WRITE
 from cargohold.core.ports.records import Registry
-from cargohold.core.registries import RegistryResolver, RegistryService
+from cargohold.core.registries import RegistryService
 
-if TYPE_CHECKING:
-    from cargohold.api.distribution.context import Services
-    from cargohold.core.repositories import RepositoryService
-    from cargohold.core.retention import RetentionService
+from .services import Management
+
+__all__ = ["Management"]
 
 LOGIN_METHOD = "management"  # how control-plane sign-ins appear in the login log
 REGISTRY_HEADER = "X-Cargohold-Registry"  # addresses a registry by name (the CLI's -r/--registry)
-
-
-@dataclass(frozen=True, slots=True)
-class Management:
-    """What the control plane needs from the composition root."""
-
-    registry: Registry  # the default registry (it answers every host no registry claims)
-    access: AccessService
-    identities: Identities
-    registries: RegistryResolver
-    operator: RegistryService  # registries as resources (the operator's endpoints)
-    repositories: RepositoryService  # repositories, tags, manifests, locks, write-once tag rules
-    retention: RetentionService
-    services: Services | None = None  # the data plane's services (server-side import pushes through them)
 
 
 @dataclass(frozen=True, slots=True)

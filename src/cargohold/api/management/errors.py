@@ -12,18 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from cargohold.api.errors import status_for
 from cargohold.core import errors as e
 
 log = logging.getLogger("cargohold.management")
 
-_STATUS: list[tuple[type[e.RegistryError], int]] = [
-    (e.NotFound, 404),
-    (e.Conflict, 409),
-    (e.InvalidArgument, 400),
-    (e.Denied, 403),
-    (e.Unauthorized, 401),
-    (e.TooManyRequests, 429),
-]
 _HTTP_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHORIZED", 403: "DENIED", 404: "NOT_FOUND", 405: "UNSUPPORTED",
                409: "CONFLICT", 413: "SIZE_INVALID", 415: "UNSUPPORTED"}
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="cargohold"'}
@@ -33,10 +26,6 @@ def error_response(status: int, code: str, message: str, detail: Any = None,
                    headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"errors": [{"code": code, "message": message, "detail": detail}]}, status_code=status,
                         headers=headers)
-
-
-def status_for(error: e.RegistryError) -> int:
-    return next((status for cls, status in _STATUS if isinstance(error, cls)), 400)
 
 
 async def _registry_error(_request: Request, exc: Exception) -> Response:

@@ -16,12 +16,10 @@ from fastapi.responses import StreamingResponse
 from pydantic import Field, StrictBool
 from starlette.background import BackgroundTask
 
-from cargohold.core.errors import Unsupported
 from cargohold.core.importer import ImportJob, ImportRequest, ImportService
 
 from . import models
 from .deps import Context, management, writer
-from .repositories import repository_service
 
 router = APIRouter(tags=["import"])
 NDJSON = "application/x-ndjson"
@@ -48,19 +46,9 @@ _EVENTS = ('one JSON object per line: {"event":"start",manifests,blobs,bytes,dig
 
 
 def importer(request: Request) -> ImportService:
-    """The import service, built once per app from the data plane's services (`Management.services`:
-    the same upload, blob and manifest services pushes use, so quota, locks and write-once rules apply)."""
-    app_state = request.app.state
-    service: ImportService | None = getattr(app_state, "importer", None)
-    if service is None:
-        services = management(request).services
-        if services is None:
-            raise Unsupported("import is unavailable: this server's control plane was built without the "
-                              "data plane's services")
-        service = ImportService(services.uploads.metadata, services.blobs, services.uploads, services.manifests,
-                                repository_service(request).store)
-        app_state.importer = service
-    return service
+    """The import service the composition root built (the same upload, blob and manifest services pushes
+    use, so quota, locks and write-once rules apply; outbound HTTP behind the SSRF guard)."""
+    return management(request).importer
 
 
 async def _lines(job: ImportJob) -> AsyncIterator[bytes]:

@@ -19,6 +19,7 @@ from pydantic import StrictBool
 from cargohold.core.access import Principal
 from cargohold.core.attributes import as_json
 from cargohold.core.errors import Denied, InvalidArgument
+from cargohold.core.listing import ListingService
 from cargohold.core.permissions import DELETE, METADATA_READ, METADATA_WRITE
 from cargohold.core.ports.records import Attributes, Registry
 from cargohold.core.ports.repository_store import ManifestInfo, RepositoryInfo, TagInfo
@@ -41,10 +42,12 @@ _NEEDS = {METADATA_READ: "metadata_read (AcrPull, AcrPush, Reader, Contributor o
 class RepositoryCaller:
     """One authenticated request to a repository endpoint: its registry, principal and the service."""
 
-    def __init__(self, registry: Registry, principal: Principal, service: RepositoryService) -> None:
+    def __init__(self, registry: Registry, principal: Principal, service: RepositoryService,
+                 listing: ListingService) -> None:
         self.registry = registry
         self.principal = principal
         self.service = service
+        self.listing = listing
 
     @property
     def registry_id(self) -> int:
@@ -64,7 +67,8 @@ def repository_caller(request: Request, _scheme: None = Security(basic_scheme)) 
     """HTTP Basic as elsewhere in /api, but repository tokens are welcome: their scope map decides."""
     credentials = required_credentials(request)
     registry = addressed_registry(request)
-    return RepositoryCaller(registry, signed_in(request, registry, credentials), repository_service(request))
+    m = management(request)
+    return RepositoryCaller(registry, signed_in(request, registry, credentials), m.repositories, m.listing)
 
 
 Caller = Annotated[RepositoryCaller, Depends(repository_caller)]
@@ -221,21 +225,10 @@ async def delete_image(name: str, reference: str, caller: Caller) -> Deleted:
 
 @router.get("/repositories", response_model=list[str], summary="List repositories")
 async def list_repositories(caller: Caller, last: str | None = None, top: Top = None) -> list[str]:
-    """Those the caller may read (metadata_read) and whose listEnabled is true, in lexical order."""
-    if caller.principal.kind == "token":
-        raise Denied("repository tokens cannot list the catalog; ask for a repository by name")
-    check_top(top)
-    if last is not None and ("\x00" in last or len(last) > 255):
-        raise InvalidArgument("invalid 'last' parameter", {"last": last[:64]})
-    names: list[str] = []
-    cursor = last
-    while True:
-        batch = await caller.service.names(caller.registry_id, cursor, 1000)
-        names.extend(n for n in batch if caller.principal.allows(n, METADATA_READ))
-        if len(batch) < 1000 or (top is not None and len(names) >= top):
-            break
-        cursor = batch[-1]
-    return names[:top] if top is not None else names
+    """Those the caller may read (metadata_read) and whose listEnabled is true, in lexical order
+    (core/listing.py's catalog rule, the same as /v2/_catalog's)."""
+    page = await caller.listing.catalog(caller.registry_id, caller.principal, check_top(top), last)
+    return page.items
 
 
 @router.get("/repositories/{name:path}", response_model=RepositoryView, summary="Show a repository")
