@@ -181,6 +181,8 @@ class AccessService:
 
         The username `REFRESH_TOKEN_USERNAME` takes a refresh token as its password (logged as refresh_token).
         """
+        if "\x00" in username or "\x00" in password:  # no name holds NUL (and PostgreSQL text refuses it)
+            raise Unauthorized("malformed credentials")
         key = (registry.id, username, hmac.digest(self._salt, password.encode(), hashlib.sha256))
         hit = self._passwords.get(key)
         if hit and hit[0] > time.monotonic():
