@@ -20,6 +20,7 @@ from cargohold.core.access import AccessService
 from cargohold.core.blobs import BlobService
 from cargohold.core.errors import RegistryError
 from cargohold.core.listing import ListingService
+from cargohold.core.login_limits import LoginLimiter, LoginLimits
 from cargohold.core.manifests import ManifestService
 from cargohold.core.ports.records import RegistrySettings
 from cargohold.core.registries import RegistryResolver
@@ -68,13 +69,17 @@ def create_app(settings: SettingsView | None = None) -> Starlette:
     registries = RegistryResolver(registry_store, generations, settings.registry_name)
     registry = registries.default
     blob_store = FilesystemBlobStore(settings.storage_dir)
+    access_store = SqlAccessStore(metadata)
+    login_limiter = LoginLimiter(access_store, LoginLimits(
+        settings.login_failures_per_identity_source, settings.login_failures_per_source,
+        settings.login_failure_window_seconds)) if settings.login_limits_enabled else None
     uploads = UploadService(metadata, blob_store, QuotaGuard(registry_store, registries.name_of))
     services = Services(
         blobs=BlobService(metadata, blob_store, generations),
         uploads=uploads,
         manifests=ManifestService(metadata, generations),
         listing=ListingService(metadata),
-        access=AccessService(SqlAccessStore(metadata), KeyRing(settings.data_dir / "keys")),
+        access=AccessService(access_store, KeyRing(settings.data_dir / "keys"), login_limiter=login_limiter),
         registry=registry,
         registries=registries,
     )
@@ -106,6 +111,5 @@ def create_app(settings: SettingsView | None = None) -> Starlette:
     )
     app.state.services = services
     app.state.settings = settings
-    access_store = services.access.store
     app.state.throttle = shared_throttle(settings, lambda rid: _plan(access_store.get_settings(rid)))
     return app

@@ -41,6 +41,14 @@ class Settings(SettingsView, BaseSettings):
     throttle_logins_per_minute: int | None = Field(None, ge=1, description="/oauth2/token and /oauth2/exchange")
     throttle_identity_share: float = Field(0.5, gt=0, le=1,
                                            description="the part of each registry limit one identity may use")
+    # Failed-login limiting (core/login_limits.py): wrong passwords per source address and per
+    # (identity, source) in a sliding window, then 429 with Retry-After; never per identity alone.
+    login_limits_enabled: bool = Field(True, description="limit failed logins per source and per identity+source")
+    login_failures_per_identity_source: int = Field(10, ge=1, description="failed logins of one name from "
+                                                    "one address in the window before 429")
+    login_failures_per_source: int = Field(30, ge=1, description="failed logins of any names from one "
+                                           "address in the window before 429")
+    login_failure_window_seconds: float = Field(900, gt=0, description="the sliding window of those limits")
     allow_insecure_issuers: bool = Field(
         False, description="workload identity federation: also trust OIDC issuers at http://127.0.0.1 or "
         "http://localhost (tests and local development only; otherwise issuers must be https URLs)")

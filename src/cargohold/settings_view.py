@@ -38,6 +38,10 @@ class SettingsView:
     throttle_referrers_per_minute: int | None
     throttle_logins_per_minute: int | None
     throttle_identity_share: float
+    login_limits_enabled: bool
+    login_failures_per_identity_source: int
+    login_failures_per_source: int
+    login_failure_window_seconds: float
     allow_insecure_issuers: bool
 
     @classmethod
