@@ -25,6 +25,7 @@ from cargohold.core.manifests import ManifestService
 from cargohold.core.ports.records import RegistrySettings
 from cargohold.core.registries import RegistryResolver
 from cargohold.core.signing_keys import KeyRing
+from cargohold.core.upload_caps import UploadCaps
 from cargohold.core.uploads import UploadService
 from cargohold.core.usage import QuotaGuard
 from cargohold.jobs.retention import retention_job
@@ -34,6 +35,7 @@ from cargohold.metadata.access_sql import SqlAccessStore
 from cargohold.metadata.generations import SharedGenerations
 from cargohold.metadata.registry_sql import SqlRegistryStore
 from cargohold.metadata.sql import SqlMetadataStore, create_engine
+from cargohold.metadata.upload_caps_sql import SqlOpenUploads
 from cargohold.runtime.shared_buckets import shared_throttle
 from cargohold.settings_view import SettingsView, settings_from_environment
 from cargohold.storage.filesystem import FilesystemBlobStore
@@ -73,7 +75,9 @@ def create_app(settings: SettingsView | None = None) -> Starlette:
     login_limiter = LoginLimiter(access_store, LoginLimits(
         settings.login_failures_per_identity_source, settings.login_failures_per_source,
         settings.login_failure_window_seconds)) if settings.login_limits_enabled else None
-    uploads = UploadService(metadata, blob_store, QuotaGuard(registry_store, registries.name_of))
+    caps = UploadCaps(SqlOpenUploads(metadata), settings.max_open_uploads_per_repository,
+                      settings.max_open_uploads_per_identity)
+    uploads = UploadService(metadata, blob_store, QuotaGuard(registry_store, registries.name_of), caps)
     services = Services(
         blobs=BlobService(metadata, blob_store, generations),
         uploads=uploads,

@@ -41,6 +41,10 @@ class Settings(SettingsView, BaseSettings):
     throttle_logins_per_minute: int | None = Field(None, ge=1, description="/oauth2/token and /oauth2/exchange")
     throttle_identity_share: float = Field(0.5, gt=0, le=1,
                                            description="the part of each registry limit one identity may use")
+    max_open_uploads_per_repository: int = Field(1000, ge=1, description="open upload sessions in one "
+                                                 "repository; beyond it a new upload is DENIED")
+    max_open_uploads_per_identity: int = Field(1000, ge=1, description="open upload sessions one identity "
+                                               "may hold in a registry; beyond it a new upload is DENIED")
     # Failed-login limiting (core/login_limits.py): wrong passwords per source address and per
     # (identity, source) in a sliding window, then 429 with Retry-After; never per identity alone.
     login_limits_enabled: bool = Field(True, description="limit failed logins per source and per identity+source")

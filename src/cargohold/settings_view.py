@@ -38,6 +38,8 @@ class SettingsView:
     throttle_referrers_per_minute: int | None
     throttle_logins_per_minute: int | None
     throttle_identity_share: float
+    max_open_uploads_per_repository: int
+    max_open_uploads_per_identity: int
     login_limits_enabled: bool
     login_failures_per_identity_source: int
     login_failures_per_source: int
