@@ -41,6 +41,12 @@ class Settings(SettingsView, BaseSettings):
     throttle_logins_per_minute: int | None = Field(None, ge=1, description="/oauth2/token and /oauth2/exchange")
     throttle_identity_share: float = Field(0.5, gt=0, le=1,
                                            description="the part of each registry limit one identity may use")
+    # Slow clients (slow_clients.py): deadlines per connection, 0 disables; a cap per worker process.
+    header_timeout_seconds: float = Field(20, ge=0, description="a request head must arrive within this")
+    body_idle_timeout_seconds: float = Field(60, ge=0, description="a request body may pause this long "
+                                             "between bytes; then 408 and the connection is closed")
+    max_connections_per_worker: int = Field(1000, ge=1, description="open connections per worker; beyond it "
+                                            "the connection slowest to send its request head is closed")
     max_open_uploads_per_repository: int = Field(1000, ge=1, description="open upload sessions in one "
                                                  "repository; beyond it a new upload is DENIED")
     max_open_uploads_per_identity: int = Field(1000, ge=1, description="open upload sessions one identity "

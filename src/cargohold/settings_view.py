@@ -38,6 +38,9 @@ class SettingsView:
     throttle_referrers_per_minute: int | None
     throttle_logins_per_minute: int | None
     throttle_identity_share: float
+    header_timeout_seconds: float
+    body_idle_timeout_seconds: float
+    max_connections_per_worker: int
     max_open_uploads_per_repository: int
     max_open_uploads_per_identity: int
     login_limits_enabled: bool

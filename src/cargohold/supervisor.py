@@ -78,12 +78,17 @@ def die_with_parent(parent: int) -> None:
 def run_worker(reserved: socket.socket) -> None:
     from uvicorn import Config, Server
 
+    from cargohold.slow_clients import GuardedHttpToolsProtocol
+
     sock = worker_socket(reserved)
     settings = json.loads(os.environ[RESOLVED_ENV])
     configure_logging(settings["log_level"])
+    http = GuardedHttpToolsProtocol.configured(settings["header_timeout_seconds"],
+                                               settings["body_idle_timeout_seconds"],
+                                               settings["max_connections_per_worker"])
     config = Config(
         "cargohold.app:create_app", factory=True, log_level=settings["log_level"],
-        access_log=settings["access_log"], loop="uvloop", http="httptools",
+        access_log=settings["access_log"], loop="uvloop", http=http,
         timeout_graceful_shutdown=30, server_header=False, date_header=True,
     )
     config.load_app()
