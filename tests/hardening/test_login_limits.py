@@ -54,8 +54,8 @@ def test_retry_after_grows_while_refused_attempts_continue() -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
-    with running_registry(tmp_path_factory.mktemp("logins") / "data", workers=2,
-                          extra_env={"CARGOHOLD_THROTTLING_ENABLED": "false"}) as s:
+    env = {"CARGOHOLD_THROTTLING_ENABLED": "false", "CARGOHOLD_LOGIN_LIMITS_ENABLED": "true"}
+    with running_registry(tmp_path_factory.mktemp("logins") / "data", workers=2, extra_env=env) as s:
         yield s
 
 
