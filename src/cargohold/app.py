@@ -28,12 +28,14 @@ from cargohold.core.federation import FederationService
 from cargohold.core.identities import Identities
 from cargohold.core.importer import ImportService
 from cargohold.core.listing import ListingService
+from cargohold.core.login_limits import LoginLimiter, LoginLimits
 from cargohold.core.manifests import ManifestService
 from cargohold.core.ports.records import RegistrySettings
 from cargohold.core.registries import RegistryResolver, RegistryService
 from cargohold.core.repositories import RepositoryService
 from cargohold.core.retention import RetentionService
 from cargohold.core.signing_keys import KeyRing
+from cargohold.core.upload_caps import UploadCaps
 from cargohold.core.uploads import UploadService
 from cargohold.core.usage import LimitGuard, QuotaGuard
 from cargohold.jobs.retention import retention_job
@@ -45,6 +47,7 @@ from cargohold.metadata.registry_sql import SqlRegistryStore
 from cargohold.metadata.repository_sql import SqlRepositoryStore
 from cargohold.metadata.retention_sql import SqlRetentionStore
 from cargohold.metadata.sql import SqlMetadataStore, create_engine
+from cargohold.metadata.upload_caps_sql import SqlOpenUploads
 from cargohold.runtime.shared_buckets import shared_throttle
 from cargohold.settings import settings_from_environment
 from cargohold.settings_view import SettingsView
@@ -97,11 +100,16 @@ def create_app(settings: SettingsView | None = None) -> Starlette:
     # --- data plane -----------------------------------------------------------------------------------
     registries = RegistryResolver(registry_store, generations, settings.registry_name)
     locks = RepositoryLocks(metadata, generations)  # readEnabled/writeEnabled, cached per worker
-    uploads = UploadService(metadata, blob_store, locks, QuotaGuard(registry_store, registries.name_of))
+    caps = UploadCaps(SqlOpenUploads(metadata), settings.max_open_uploads_per_repository,
+                      settings.max_open_uploads_per_identity)
+    uploads = UploadService(metadata, blob_store, locks, QuotaGuard(registry_store, registries.name_of), caps)
     blobs = BlobService(metadata, blob_store, generations, locks)
     manifests = ManifestService(metadata, generations, locks=locks)
     listing = ListingService(metadata)
-    access = AccessService(access_store, KeyRing(settings.data_dir / "keys"))
+    login_limiter = LoginLimiter(access_store, LoginLimits(
+        settings.login_failures_per_identity_source, settings.login_failures_per_source,
+        settings.login_failure_window_seconds)) if settings.login_limits_enabled else None
+    access = AccessService(access_store, KeyRing(settings.data_dir / "keys"), login_limiter=login_limiter)
     services = Services(
         blobs=blobs, uploads=uploads, manifests=manifests, listing=listing, access=access,
         registry=registries.default, registries=registries,

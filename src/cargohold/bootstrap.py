@@ -14,9 +14,48 @@ class BootstrapError(Exception):
     """A setting or the environment prevents starting; the message is one clear line."""
 
 
+PRIVATE_UMASK = 0o077  # set by `serve` before anything is created: dirs 0700, files 0600
+_AUDIT_LIMIT = 200_000  # entries looked at on start; a huge blob tree is not walked to its end
+
+
+def wider_than_private(data_dir: Path) -> list[Path]:
+    """Entries of the data dir (itself included) that group or others may read, write or enter:
+    it holds password hashes, signing keys and the owner's password. Symlinks are not followed."""
+    wider: list[Path] = []
+    pending = [data_dir]
+    seen = 0
+    while pending and seen < _AUDIT_LIMIT:
+        directory = pending.pop()
+        try:
+            if os.lstat(directory).st_mode & 0o077:
+                wider.append(directory)
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mode & 0o077:
+                    wider.append(Path(entry.path))
+            except OSError:
+                continue
+    return wider
+
+
+def warn_wider_permissions(data_dir: Path) -> None:
+    wider = wider_than_private(data_dir)
+    if wider:
+        shown = ", ".join(f"{p} ({os.lstat(p).st_mode & 0o777:o})" for p in wider[:10])
+        more = f" and {len(wider) - 10} more" if len(wider) > 10 else ""
+        print(f"cargohold: warning: {len(wider)} entries of the data dir are readable by others (want dirs 0700, "
+              f"files 0600; fix with chmod -R go-rwx {data_dir}): {shown}{more}", file=sys.stderr, flush=True)
+
+
 def check_data_dir(data_dir: Path) -> None:
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         probe = data_dir / ".write-probe"
         probe.write_bytes(b"")
         probe.unlink()
@@ -64,6 +103,7 @@ def bootstrap(settings: Settings) -> Registry:
         print(f"cargohold: created the owner identity; username 'owner', password {created.value} "
               f"(also in {path}, mode 0600; shown only this once)", file=sys.stderr, flush=True)
     FilesystemBlobStore(settings.storage_dir).clean_temporary()
+    warn_wider_permissions(settings.data_dir)
     return registry
 
 

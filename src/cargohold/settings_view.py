@@ -57,6 +57,26 @@ class SettingsView:
     allow_insecure_issuers: Annotated[bool, setting(
         False, "workload identity federation: also trust OIDC issuers at http://127.0.0.1 or http://localhost "
         "(tests and local development only; otherwise issuers must be https URLs)")]
+    # Slow clients (slow_clients.py) and open uploads (core/upload_caps.py).
+    header_timeout_seconds: Annotated[float, setting(20, "a request head must arrive within this (0: no limit)", ge=0)]
+    body_idle_timeout_seconds: Annotated[float, setting(
+        60, "a request body may pause this long between bytes; then 408 and the connection is closed (0: no limit)",
+        ge=0)]
+    max_connections_per_worker: Annotated[int, setting(
+        1000, "open connections per worker; beyond it the connection slowest to send its request head is closed",
+        ge=1)]
+    max_open_uploads_per_repository: Annotated[int, setting(
+        1000, "open upload sessions in one repository; beyond it a new upload is DENIED", ge=1)]
+    max_open_uploads_per_identity: Annotated[int, setting(
+        1000, "open upload sessions one identity may hold in a registry; beyond it a new upload is DENIED", ge=1)]
+    # Failed-login limiting (core/login_limits.py): wrong passwords per source address and per
+    # (identity, source) in a sliding window, then 429 with Retry-After; never per identity alone.
+    login_limits_enabled: Annotated[bool, setting(True, "limit failed logins per source and per identity+source")]
+    login_failures_per_identity_source: Annotated[int, setting(
+        10, "failed logins of one name from one address in the window before 429", ge=1)]
+    login_failures_per_source: Annotated[int, setting(
+        30, "failed logins of any names from one address in the window before 429", ge=1)]
+    login_failure_window_seconds: Annotated[float, setting(900, "the sliding window of those limits", gt=0)]
     outbound_allow: Annotated[list[str], setting(
         [], "outbound HTTP (import sources, OIDC issuers) may reach these otherwise refused destinations: CIDRs, "
         "addresses or host names, comma-separated (loopback, link-local, private, shared and metadata addresses "

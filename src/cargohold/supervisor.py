@@ -48,15 +48,47 @@ def configure_logging(level: str) -> None:
     root.propagate = False
 
 
+def die_with_parent(parent: int) -> None:
+    """Make this worker end when its supervisor does, even by SIGKILL (no orphan keeps the port).
+
+    Linux delivers SIGTERM at the parent's death (PR_SET_PDEATHSIG, set right after the fork); a
+    parent that died before the call is seen by its pid. Elsewhere a thread watches the parent pid."""
+    import ctypes
+    import ctypes.util
+    import threading
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        armed = libc.prctl(1, signal.SIGTERM, 0, 0, 0) == 0  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        armed = False
+    if os.getppid() != parent:
+        os._exit(0)
+    if armed:
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def run_worker(reserved: socket.socket) -> None:
     from uvicorn import Config, Server
+
+    from cargohold.slow_clients import GuardedHttpToolsProtocol
 
     sock = worker_socket(reserved)
     settings = json.loads(os.environ[RESOLVED_ENV])
     configure_logging(settings["log_level"])
+    http = GuardedHttpToolsProtocol.configured(settings["header_timeout_seconds"],
+                                               settings["body_idle_timeout_seconds"],
+                                               settings["max_connections_per_worker"])
     config = Config(
         "cargohold.app:create_app", factory=True, log_level=settings["log_level"],
-        access_log=settings["access_log"], loop="uvloop", http="httptools",
+        access_log=settings["access_log"], loop="uvloop", http=http,
         timeout_graceful_shutdown=30, server_header=False, date_header=True,
     )
     config.load_app()
@@ -75,10 +107,12 @@ def supervise(sock: socket.socket, workers: int) -> int:
     stopping = False
 
     def spawn() -> None:
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
             for s in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
                 signal.signal(s, signal.SIG_DFL)
+            die_with_parent(parent)
             try:
                 run_worker(sock)
                 code = 0

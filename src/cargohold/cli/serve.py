@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from cargohold.bootstrap import BootstrapError, bootstrap_in_child
+from cargohold.bootstrap import PRIVATE_UMASK, BootstrapError, bootstrap_in_child
 from cargohold.config import Settings, export_for_workers, load_settings
 
 
@@ -76,6 +76,9 @@ def serve(
         fail(_settings_error(e))
     except ValueError as e:
         fail(str(e))
+    # Everything the server creates (data dir, SQLite files and their -wal/-shm, keys, blobs, the
+    # throttle table) is private from its creation; the workers inherit the mask.
+    os.umask(PRIVATE_UMASK)
     sock = bind_listener(settings)
     try:
         bootstrap_in_child(settings)

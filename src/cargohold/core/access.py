@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import jwt
 
 from cargohold.core.errors import Unauthorized
+from cargohold.core.login_limits import LoginLimiter, LoginsRefused
 from cargohold.core.permissions import METADATA_READ, PULL, TOKEN_SCOPE_ACTIONS, Grant, matches
 from cargohold.core.ports.access_store import AccessStore
 from cargohold.core.ports.records import Identity, LoginEvent, Registry
@@ -113,9 +114,11 @@ def parse_scope(scope: str) -> ScopeRequest | None:
 
 
 class AccessService:
-    def __init__(self, store: AccessStore, keys: KeyRing, login_events: bool = True) -> None:
+    def __init__(self, store: AccessStore, keys: KeyRing, login_events: bool = True,
+                 login_limiter: LoginLimiter | None = None) -> None:
         self.store = store
         self.keys = keys
+        self.login_limiter = login_limiter
         self._record = login_events
         self._salt = os.urandom(16)
         self._passwords: dict[tuple[int, str, bytes], tuple[float, str]] = {}
@@ -181,12 +184,20 @@ class AccessService:
 
         The username `REFRESH_TOKEN_USERNAME` takes a refresh token as its password (logged as refresh_token).
         """
+        if "\x00" in username or "\x00" in password:  # no name holds NUL (and PostgreSQL text refuses it)
+            raise Unauthorized("malformed credentials")
         key = (registry.id, username, hmac.digest(self._salt, password.encode(), hashlib.sha256))
         hit = self._passwords.get(key)
         if hit and hit[0] > time.monotonic():
             identity = self.store.get_identity(hit[1])
             if identity is not None and self._usable(identity):
                 return self.principal(identity)
+        if self.login_limiter is not None:  # a right password cached above never waits here
+            try:
+                self.login_limiter.check(registry.id, username, source)
+            except LoginsRefused as e:
+                self._log(registry.id, username, None, method, source, False, f"refused: {e.message}")
+                raise
         if username == REFRESH_TOKEN_USERNAME:
             principal = self.principal_from_refresh_token(registry, password, source=source)
             assert principal.identity_id is not None

@@ -7,6 +7,7 @@ in the manifest service.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,14 +94,54 @@ def _descriptor(raw: Any, where: str, require_media_type: bool = True) -> Descri
                       annotations)
 
 
+# Content types that say "some JSON" rather than which manifest: they contradict no mediaType.
+_GENERIC_TYPES = frozenset({"application/json", "application/octet-stream"})
+
+
+class _Refused(ValueError):
+    """Raised from inside the JSON parser's hooks."""
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    doc = dict(pairs)
+    if len(doc) != len(pairs):
+        keys = [k for k, _ in pairs]
+        repeated = next(k for i, k in enumerate(keys) if k in keys[:i])
+        raise _Refused(f"member {repeated[:100]!r} appears more than once (parsers disagree on which wins)")
+    return doc
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(f"number {text[:40]!r} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise _Refused(f"{name} is not JSON")
+
+
+def _load_json(body: bytes) -> Any:
+    """Strict JSON: no repeated member (at any depth), no NaN/Infinity, no number out of range, no lone
+    surrogate; whatever the parser raises (digit limit, nesting depth...) is ManifestInvalid, never a 5xx."""
+    try:
+        doc = json.loads(body, object_pairs_hook=_unique_members, parse_float=_finite_float,
+                         parse_constant=_no_constant)
+        if b"\\u" in body:  # an escape may encode a lone surrogate, which no UTF-8 store or encoder accepts
+            json.dumps(doc, ensure_ascii=False).encode()
+    except _Refused as e:
+        raise ManifestInvalid(f"manifest is not acceptable JSON: {e}") from None
+    except (ValueError, RecursionError, MemoryError) as e:  # JSONDecodeError and UnicodeError are ValueErrors
+        raise ManifestInvalid(f"manifest is not valid JSON: {str(e)[:200]}") from None
+    return doc
+
+
 def parse_manifest(body: bytes, content_type: str | None, digest_algorithm: str = "sha256") -> ParsedManifest:
     """Validate a manifest body and return what it is and references."""
     if len(body) > MAX_MANIFEST_BYTES:
         raise TooLarge(f"manifest is larger than the {MAX_MANIFEST_BYTES} byte limit", {"size": len(body)})
-    try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise ManifestInvalid(f"manifest is not valid JSON: {e}") from None
+    doc = _load_json(body)
     if not isinstance(doc, dict):
         raise ManifestInvalid("manifest must be a JSON object")
     declared = doc.get("mediaType")
@@ -116,7 +157,7 @@ def parse_manifest(body: bytes, content_type: str | None, digest_algorithm: str 
         media_type = OCI_INDEX if "manifests" in doc else OCI_MANIFEST if "config" in doc else None
     if media_type not in SUPPORTED_TYPES:
         raise ManifestInvalid(f"unsupported manifest media type {media_type or ctype!r}")
-    if declared and ctype and ctype in SUPPORTED_TYPES and ctype != declared:
+    if declared and ctype and ctype not in _GENERIC_TYPES and ctype != declared:
         raise ManifestInvalid(f"Content-Type {ctype!r} does not match the manifest's mediaType {declared!r}")
 
     digest = Digest.of(body, digest_algorithm)

@@ -24,6 +24,7 @@ from cargohold.core.ports.blob_store import BlobStore, UploadDamaged, UploadWrit
 from cargohold.core.ports.metadata_store import MetadataStore
 from cargohold.core.ports.records import UploadRecord
 from cargohold.core.ports.registry_store import QuotaExceeded
+from cargohold.core.upload_caps import UploadCaps
 from cargohold.core.usage import QuotaGuard, StorageQuotaExceeded, record_blob
 
 BATCH = 1 << 20  # bytes handed to the writer thread at a time
@@ -134,11 +135,12 @@ class UploadService:
     position the upload, the writes (overlapping with receiving), and one to finish."""
 
     def __init__(self, metadata: MetadataStore, store: BlobStore, locks: RepositoryLocks,
-                 quota: QuotaGuard | None = None) -> None:
+                 quota: QuotaGuard | None = None, caps: UploadCaps | None = None) -> None:
         self.metadata = metadata
         self.store = store
         self.locks = locks  # a repository with writeEnabled false takes no new upload (start, monolithic)
         self.quota = quota  # the hard storage quota (core/usage.py); None: not enforced
+        self.caps = caps  # open sessions per repository and identity (core/upload_caps.py); None: uncapped
 
     def _with_quota(self, locked: _Locked) -> _Locked:
         if self.quota is not None:
@@ -277,6 +279,8 @@ class UploadService:
     # --- worker-thread side (blocking) -------------------------------------------------------
 
     def _create(self, record: UploadRecord) -> None:
+        if self.caps is not None:
+            self.caps.check(record.registry_id, record.repository, record.owner)
         self.store.start_upload(record.id)
         self.metadata.create_upload(record)
 

@@ -289,6 +289,16 @@ class SqlAccessStore:
                 identity_kind=event.identity_kind, method=event.method, source=event.source[:64],
                 outcome=event.outcome, reason=event.reason[:255]))
 
+    def recent_login_failures(self, registry_id: int, source: str, since: datetime, limit: int,
+                              identity: str | None = None) -> list[datetime]:
+        e = t.login_events
+        q = (sa.select(e.c.at).where(e.c.registry_id == registry_id, e.c.at >= since, e.c.source == source[:64],
+                                     e.c.outcome == "failure").order_by(e.c.at.desc()).limit(limit))
+        if identity is not None:
+            q = q.where(e.c.identity == identity[:128])
+        with self._m.read() as conn:
+            return [_utc(at) for (at,) in conn.execute(q)]
+
     def list_logins(
         self, registry_id: int, *, identity: str | None = None, outcome: str | None = None,
         since: datetime | None = None, limit: int = 100,

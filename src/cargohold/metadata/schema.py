@@ -114,6 +114,8 @@ uploads = sa.Table(
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.Column("owner", sa.String(200)),  # "kind:name" of the identity that started it
     sa.Index("ix_uploads_updated", "updated_at"),
+    sa.Index("ix_uploads_repository", "registry_id", "repository"),
+    sa.Index("ix_uploads_owner", "registry_id", "owner"),
 )
 
 # --- identity and access ---------------------------------------------------------------------
@@ -221,4 +223,5 @@ login_events = sa.Table(
     sa.Column("outcome", sa.String(16), nullable=False),  # success | failure
     sa.Column("reason", sa.String(255), nullable=False, default=""),
     sa.Index("ix_login_events_registry_at", "registry_id", "at"),
+    sa.Index("ix_login_events_source_at", "registry_id", "source", "at"),
 )

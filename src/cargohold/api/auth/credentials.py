@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 
 from starlette.requests import Request
 
@@ -19,10 +18,12 @@ def basic_credentials(request: Request) -> tuple[str, str] | None:
     if scheme.lower() != "basic":
         return None
     try:
-        username, sep, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+        # ValueError covers binascii.Error, UnicodeDecodeError and a header that is not ASCII at all.
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except ValueError:
         raise Unauthorized("malformed Basic credentials") from None
-    if not sep:
+    username, sep, password = decoded.partition(":")
+    if not sep or "\x00" in decoded:  # NUL is no part of a name (and PostgreSQL text refuses it)
         raise Unauthorized("malformed Basic credentials")
     return username, password
 

@@ -61,6 +61,9 @@ class AccessStore(Protocol):
     def scope_map_in_use(self, scope_map_id: str) -> bool: ...
 
     def record_login(self, event: LoginEvent) -> None: ...
+    def recent_login_failures(self, registry_id: int, source: str, since: datetime, limit: int,
+                              identity: str | None = None) -> list[datetime]:
+        """Times of the latest `limit` failed logins from `source` (for `identity`) since `since`, newest first."""
     def list_logins(
         self, registry_id: int, *, identity: str | None = None, outcome: str | None = None,
         since: datetime | None = None, limit: int = 100,
