@@ -41,6 +41,12 @@ class Settings(SettingsView, BaseSettings):
     throttle_logins_per_minute: int | None = Field(None, ge=1, description="/oauth2/token and /oauth2/exchange")
     throttle_identity_share: float = Field(0.5, gt=0, le=1,
                                            description="the part of each registry limit one identity may use")
+    # A full disk (core/storage_space.py): uploads are refused while free storage is below
+    # max(storage_reserve_bytes, storage_reserve_percent of its capacity), so deletes still have room.
+    storage_reserve_bytes: int = Field(256 << 20, ge=0, description="free bytes kept for deletes; uploads are "
+                                       "refused below max(this, storage_reserve_percent of the capacity)")
+    storage_reserve_percent: float = Field(2.0, ge=0, le=50, description="free-space reserve as a percentage "
+                                           "of the storage's capacity (the larger of the two applies)")
     allow_insecure_issuers: bool = Field(
         False, description="workload identity federation: also trust OIDC issuers at http://127.0.0.1 or "
         "http://localhost (tests and local development only; otherwise issuers must be https URLs)")

@@ -38,6 +38,8 @@ class SettingsView:
     throttle_referrers_per_minute: int | None
     throttle_logins_per_minute: int | None
     throttle_identity_share: float
+    storage_reserve_bytes: int
+    storage_reserve_percent: float
     allow_insecure_issuers: bool
 
     @classmethod

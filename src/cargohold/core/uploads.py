@@ -23,6 +23,7 @@ from cargohold.core.ports.blob_store import BlobStore, UploadDamaged, UploadWrit
 from cargohold.core.ports.metadata_store import MetadataStore
 from cargohold.core.ports.records import UploadRecord
 from cargohold.core.ports.registry_store import QuotaExceeded
+from cargohold.core.storage_space import StorageSpace
 from cargohold.core.usage import QuotaGuard, StorageQuotaExceeded
 
 BATCH = 1 << 20  # bytes handed to the writer thread at a time
@@ -109,6 +110,7 @@ class _Locked:
     # outgrows the room left is refused as soon as it does, not after the client sent it all.
     quota: tuple[int, int] | None = None
     refuse: Callable[[int, int, int, int], StorageQuotaExceeded] | None = None
+    space: StorageSpace | None = None  # the free-space reserve (core/storage_space.py)
 
     def write(self, parts: list[bytes]) -> None:
         if self.quota is not None and self.refuse is not None:
@@ -116,6 +118,8 @@ class _Locked:
             size = self.size + sum(len(p) for p in parts)
             if used + size > quota:
                 raise self.refuse(self.record.registry_id, used, quota, size)
+        if self.space is not None and parts:
+            self.space.check(sum(len(p) for p in parts))
         for data in parts:
             if self.hasher is not None:
                 self.hasher.update(data)
@@ -132,12 +136,37 @@ class UploadService:
     one for a chunk or a completion that fits in a batch, and for larger bodies one to lock and
     position the upload, the writes (overlapping with receiving), and one to finish."""
 
-    def __init__(self, metadata: MetadataStore, store: BlobStore, quota: QuotaGuard | None = None) -> None:
+    def __init__(self, metadata: MetadataStore, store: BlobStore, quota: QuotaGuard | None = None,
+                 space: StorageSpace | None = None) -> None:
         self.metadata = metadata
         self.store = store
         self.quota = quota  # the hard storage quota (core/usage.py); None: not enforced
+        self.space = space  # free space (core/storage_space.py); None: a full disk is not told apart
+
+    async def _out_of_space(self, exc: Exception, ref: UploadRef | None, needed: int) -> Exception:
+        """What a failed write raises: for want of space, StorageFull (403) once the bytes the failure
+        left past the acknowledged size are gone (the session stays, resumable or cancellable)."""
+        if self.space is None or not self.space.is_out_of_space(exc):
+            return exc
+        if ref is not None:
+            await blocking(self._drop_unacknowledged, ref)
+        return self.space.refusal(exc, needed)
+
+    def _drop_unacknowledged(self, ref: UploadRef) -> None:
+        try:
+            writer = self.store.open_upload(ref.upload_id)
+        except FileNotFoundError:  # committed, then the record failed: no session may name missing bytes
+            with contextlib.suppress(Exception):
+                self.metadata.delete_upload(ref.upload_id)
+            return
+        try:
+            with contextlib.suppress(BlobUploadUnknown, UploadDamaged):
+                writer.resume_at(self._record(ref).size)
+        finally:
+            writer.close()
 
     def _with_quota(self, locked: _Locked) -> _Locked:
+        locked.space = self.space
         if self.quota is not None:
             locked.quota = self.quota.room(locked.record.registry_id)
             locked.refuse = self.quota.refuse
@@ -154,7 +183,12 @@ class UploadService:
         validate_repository_name(repository)
         ts = datetime.now(UTC)
         record = UploadRecord(str(uuid.uuid4()), registry_id, repository, 0, algorithm, None, ts, ts, owner)
-        await blocking(self._create, record)
+        try:
+            if self.space is not None:
+                self.space.check(0)
+            await blocking(self._create, record)
+        except Exception as e:
+            raise await self._out_of_space(e, None, 0) from None
         return record
 
     async def status(self, registry_id: int, repository: str, upload_id: str, owner: str | None = None
@@ -181,6 +215,8 @@ class UploadService:
             return await blocking(self._acknowledge, locked, received, last)
         except StorageQuotaExceeded as e:
             raise await self._dropped_on_quota(upload_id, e) from None
+        except Exception as e:
+            raise await self._out_of_space(e, ref, max(length or 0, received.received)) from None
 
     async def complete(
         self, registry_id: int, repository: str, upload_id: str, digest: str,
@@ -204,6 +240,8 @@ class UploadService:
                 total = await blocking(self._finish_and_commit, locked, received, last, expected)
         except StorageQuotaExceeded as e:
             raise await self._dropped_on_quota(upload_id, e) from None
+        except Exception as e:
+            raise await self._out_of_space(e, ref, max(length or 0, received.received)) from None
         return CommittedBlob(str(expected), total)
 
     async def monolithic(
@@ -216,16 +254,21 @@ class UploadService:
         record = UploadRecord(str(uuid.uuid4()), registry_id, repository, 0, expected.algorithm, None, ts, ts)
         received = _Body(body, length)
         first = await received.batch()
-        if received.done:
-            total = await blocking(self._monolithic_whole, record, received, first, expected)
-        else:
-            locked = await blocking(self._start_and_write, record, first)
-            try:
-                last = await self._receive(locked, received)
-            except BaseException:
-                await blocking(self.store.delete_upload, record.id)
-                raise
-            total = await blocking(self._finish_monolithic, locked, received, last, expected)
+        try:
+            if received.done:
+                total = await blocking(self._monolithic_whole, record, received, first, expected)
+            else:
+                locked = await blocking(self._start_and_write, record, first)
+                try:
+                    last = await self._receive(locked, received)
+                except BaseException:
+                    await blocking(self.store.delete_upload, record.id)
+                    raise
+                total = await blocking(self._finish_monolithic, locked, received, last, expected)
+        except StorageQuotaExceeded:
+            raise
+        except Exception as e:  # every failure path above removed the upload's file
+            raise await self._out_of_space(e, None, max(length or 0, received.received)) from None
         return CommittedBlob(str(expected), total)
 
     async def cancel(self, registry_id: int, repository: str, upload_id: str, owner: str | None = None) -> None:
@@ -273,7 +316,11 @@ class UploadService:
 
     def _create(self, record: UploadRecord) -> None:
         self.store.start_upload(record.id)
-        self.metadata.create_upload(record)
+        try:
+            self.metadata.create_upload(record)
+        except BaseException:  # no file without its session
+            self.store.delete_upload(record.id)
+            raise
 
     def _record(self, ref: UploadRef) -> UploadRecord:
         record = self.metadata.get_upload(ref.registry_id, ref.repository, ref.upload_id)
@@ -366,8 +413,9 @@ class UploadService:
         return h.digest()
 
     def _commit(self, record: UploadRecord, digest: Digest, total: int, finished_upload: str | None) -> None:
-        self.store.commit_upload(record.id, str(digest), total)
-        self._add_blob(record, digest, total, finished_upload)
+        with self.store.committing():  # the bytes stay until recorded (storage_space.release_unlinked)
+            self.store.commit_upload(record.id, str(digest), total)
+            self._add_blob(record, digest, total, finished_upload)
 
     def _add_blob(self, record: UploadRecord, digest: Digest, total: int, finished_upload: str | None) -> None:
         """Record the blob; past the hard quota nothing is recorded (the content-addressed file may stay,
@@ -412,13 +460,14 @@ class UploadService:
 
     def _finish_monolithic(self, locked: _Locked, received: _Body, last: list[bytes], expected: Digest) -> int:
         record = locked.record
-        try:
-            total = self._verify(locked, received, last, expected)
-            self.store.commit_upload(record.id, str(expected), total)
-        except BaseException:
-            self.store.delete_upload(record.id)
-            raise
-        self._add_blob(record, expected, total, None)
+        with self.store.committing():
+            try:
+                total = self._verify(locked, received, last, expected)
+                self.store.commit_upload(record.id, str(expected), total)
+            except BaseException:
+                self.store.delete_upload(record.id)
+                raise
+            self._add_blob(record, expected, total, None)
         return total
 
     def _cancel(self, ref: UploadRef) -> None:

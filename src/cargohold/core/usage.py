@@ -17,6 +17,7 @@ from cargohold.core import skus
 from cargohold.core.errors import Conflict, Denied
 from cargohold.core.ports.records import RegistrySettings
 from cargohold.core.ports.registry_store import QuotaExceeded, RegistryStore
+from cargohold.core.storage_space import SpaceStatus
 
 # What each count limit is called in messages.
 LIMIT_LABELS = {skus.TOKENS: "tokens", skus.SCOPE_MAPS: "scope maps", skus.WEBHOOKS: "webhooks",
@@ -56,6 +57,19 @@ def registry_usage(settings: RegistrySettings, tokens: int, scope_maps: int) -> 
         UsageRow("ScopeMaps", limit(skus.SCOPE_MAPS), scope_maps, "Count"),
     ]
     return Usage(rows, max(0, used - included))
+
+
+def with_capacity(usage: Usage, status: SpaceStatus | None) -> Usage:
+    """Usage with the storage's real capacity beside the SKU's included amount (after the storage rows):
+    StorageCapacity (limit: the storage's size; current: bytes in use on it, by anything) and StorageFree
+    (limit: the reserve below which uploads are refused; current: bytes free)."""
+    if status is None:
+        return usage
+    rows = list(usage.rows)
+    at = next((i for i, r in enumerate(rows) if r.unit != "Bytes"), len(rows))
+    rows[at:at] = [UsageRow("StorageCapacity", status.total_bytes, status.total_bytes - status.free_bytes, "Bytes"),
+                   UsageRow("StorageFree", status.reserve_bytes, status.free_bytes, "Bytes")]
+    return Usage(rows, usage.over_included_bytes)
 
 
 def limit_reached(registry_name: str, sku: str, limit: int, name: str) -> Conflict:

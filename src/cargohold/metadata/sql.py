@@ -69,6 +69,11 @@ def create_engine(url: str) -> sa.Engine:
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA foreign_keys=ON")
+            # A full disk (issue 9): sorts and temporary tables stay in memory, so a read never needs
+            # a file; the WAL is never truncated after a checkpoint (-1), so the space it has reached
+            # is reused by later writes (deletes among them) rather than given back and asked for again.
+            cur.execute("PRAGMA temp_store=MEMORY")
+            cur.execute("PRAGMA journal_size_limit=-1")
             cur.close()
 
         @sa.event.listens_for(engine, "begin")

@@ -62,7 +62,8 @@ def management_api(registry: Registry, access: AccessService, *, allow_insecure_
         service.limits = LimitGuard(registry_store, registries.name_of).checker
         operator = RegistryService(registry_store, registries, service, generations,
                                    on_change=lambda: access.forget(None))
-        repositories = RepositoryService(SqlRepositoryStore(metadata))
+        space = services.uploads.space if services is not None else None
+        repositories = RepositoryService(SqlRepositoryStore(metadata), space.release_unlinked if space else None)
         retention = RetentionService(access.store, SqlRetentionStore(metadata))
         return create_management_app(Management(registry, access, service, registries, operator, repositories,
                                                 retention, services))

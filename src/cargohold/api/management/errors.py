@@ -12,7 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from cargohold.api.space_errors import OUT_OF_SPACE_ERRORS, out_of_space_handler
 from cargohold.core import errors as e
+from cargohold.core.storage_space import StorageSpace
 
 log = logging.getLogger("cargohold.management")
 
@@ -98,4 +100,14 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    space_errors = out_of_space_handler(_space, lambda full: error_response(403, full.code, full.message, full.detail),
+                                        _unexpected)
+    for cls in OUT_OF_SPACE_ERRORS:
+        if cls is not IntegrityError:
+            app.add_exception_handler(cls, space_errors)
     app.add_exception_handler(Exception, _unexpected)
+
+
+def _space(request: Request) -> StorageSpace | None:
+    services = request.app.state.management.services
+    return services.uploads.space if services is not None else None
