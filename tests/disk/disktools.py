@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -41,3 +42,24 @@ def check_consistent(server: RegistryServer) -> None:
 def worker_exits(server: RegistryServer) -> list[str]:
     """The supervisor's lines about workers that died (and were restarted)."""
     return [line for line in Path(server.log_path).read_text(errors="replace").splitlines() if "exited with" in line]
+
+
+def fill(path: Path) -> int:
+    """Write `path` until the file system is full; the bytes written."""
+    written = 0
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in ((1 << 20), 4096, 1):
+            block = b"\xff" * size
+            while True:
+                try:
+                    n = os.write(fd, block)
+                except OSError as e:
+                    assert e.errno == errno.ENOSPC, e
+                    break
+                written += n
+                if n < size:
+                    break
+    finally:
+        os.close(fd)
+    return written

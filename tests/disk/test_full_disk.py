@@ -6,7 +6,6 @@ lives on the same full disk."""
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from disktools import check_consistent, upload_files, worker_exits
+from disktools import check_consistent, fill, upload_files, worker_exits
 
 from support import RegistryServer
 
@@ -23,27 +22,6 @@ MIB = 1 << 20
 
 def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def _fill(path: Path) -> int:
-    """Write `path` until the file system is full; the bytes written."""
-    written = 0
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for size in (MIB, 4096, 1):
-            block = b"\xff" * size
-            while True:
-                try:
-                    n = os.write(fd, block)
-                except OSError as e:
-                    assert e.errno == errno.ENOSPC, e
-                    break
-                written += n
-                if n < size:
-                    break
-    finally:
-        os.close(fd)
-    return written
 
 
 def _denied_for_space(r: httpx.Response) -> dict[str, Any]:
@@ -89,7 +67,7 @@ def test_reads_survive_a_full_disk_and_writes_fail_clearly(tmpfs: Any, tmp_path:
             resumed, cancelled = _session(v2, "keep"), _session(v2, "keep")
 
             filler = data / "filler"
-            assert _fill(filler) > 0
+            assert fill(filler) > 0
 
             # Reads, and authentication (whose login records cannot be written now).
             assert httpx.get(server.url + "/v2/", auth=server.basic_auth).status_code == 200

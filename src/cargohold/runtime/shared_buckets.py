@@ -90,11 +90,12 @@ class SharedBuckets:
         fcntl.lockf(self._fd, fcntl.LOCK_EX)
         try:
             current = os.pread(self._fd, len(header), 0)
-            if current != header or os.fstat(self._fd).st_size != self.size:
+            rebuild = current != header or os.fstat(self._fd).st_size != self.size
+            if rebuild:
                 os.ftruncate(self._fd, 0)  # another layout (or a damaged file): start with full buckets
-                os.ftruncate(self._fd, self.size)
-                os.pwrite(self._fd, header, 0)
             preallocate(self._fd, self.size, self._path)  # no sparse page: a full disk must not mean SIGBUS
+            if rebuild:
+                os.pwrite(self._fd, header, 0)
         finally:
             fcntl.lockf(self._fd, fcntl.LOCK_UN)
 
