@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-for extra in (HERE.parent / "cli", HERE.parent / "clients", HERE.parent / "repositories"):
+for extra in (HERE.parent / "cli", HERE.parent / "clients", HERE.parent / "repositories", HERE.parent / "imports"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 

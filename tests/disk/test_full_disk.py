@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 from disktools import check_consistent, fill, upload_files, worker_exits
+from importtools import call_import, simple_image
 
-from support import RegistryServer
+from support import RegistryServer, running_distribution
 
 MIB = 1 << 20
 
@@ -62,7 +63,9 @@ def test_reads_survive_a_full_disk_and_writes_fail_clearly(tmpfs: Any, tmp_path:
                                                         "CARGOHOLD_STORAGE_RESERVE_PERCENT": "0"})
     server.start()
     try:
-        with server.client() as v2:
+        with server.client() as v2, running_distribution(tmp_path / "source") as source:
+            with httpx.Client(base_url=source.url) as anonymous:
+                simple_image(anonymous, "src", "v1", "full-disk", 2 * MIB)
             layer_digest, layer = _push_image(v2, "keep", "v1")
             resumed, cancelled = _session(v2, "keep"), _session(v2, "keep")
 
@@ -97,6 +100,9 @@ def test_reads_survive_a_full_disk_and_writes_fail_clearly(tmpfs: Any, tmp_path:
             if cancel.status_code != 204:  # only when the database shares the full disk (SQLite)
                 _denied_for_space(cancel)
             check_consistent(server)
+            imported = call_import(server, f"http://{source.host}/src:v1", "imported:v1")  # the /api write path
+            assert imported.status == 403 and imported.error["code"] == "DENIED", imported
+            assert imported.error["message"].startswith("storage full: "), imported
 
             ready = httpx.get(server.url + "/readyz")
             assert ready.status_code == 200 and ready.json()["storage"] == "low", ready.text
