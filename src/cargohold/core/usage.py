@@ -3,8 +3,9 @@
 Storage is counted once per distinct blob in the registry: the metadata store adds a blob's
 size to `storage_used_bytes` in the transaction that first records the blob for the registry
 (a blob mounted or pushed again into another repository adds nothing), and refuses that insert
-when a hard quota would be exceeded. Nothing here walks storage. Blob rows are removed only with
-their registry (garbage collection is future work), so deleting images does not lower usage yet.
+when a hard quota would be exceeded. Nothing here walks storage. Blob rows are removed with their
+registry, and when a repository delete leaves them unlinked (core/storage_space.py), which subtracts
+their sizes; deleting an image alone does not lower usage until garbage collection exists.
 """
 
 from __future__ import annotations
