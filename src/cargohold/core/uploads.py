@@ -247,6 +247,17 @@ class UploadService:
     async def monolithic(
         self, registry_id: int, repository: str, digest: str, body: AsyncIterator[bytes], length: int | None,
     ) -> CommittedBlob:
+        """POST ?digest= with the whole blob; every failure path removes the upload's file."""
+        try:
+            return await self._monolithic(registry_id, repository, digest, body, length)
+        except StorageQuotaExceeded:
+            raise
+        except Exception as e:
+            raise await self._out_of_space(e, None, length or 0) from None
+
+    async def _monolithic(
+        self, registry_id: int, repository: str, digest: str, body: AsyncIterator[bytes], length: int | None,
+    ) -> CommittedBlob:
         """POST ?digest= with the whole blob: one request, so no resumable state is recorded."""
         expected = Digest.parse(digest)
         validate_repository_name(repository)
@@ -254,21 +265,16 @@ class UploadService:
         record = UploadRecord(str(uuid.uuid4()), registry_id, repository, 0, expected.algorithm, None, ts, ts)
         received = _Body(body, length)
         first = await received.batch()
-        try:
-            if received.done:
-                total = await blocking(self._monolithic_whole, record, received, first, expected)
-            else:
-                locked = await blocking(self._start_and_write, record, first)
-                try:
-                    last = await self._receive(locked, received)
-                except BaseException:
-                    await blocking(self.store.delete_upload, record.id)
-                    raise
-                total = await blocking(self._finish_monolithic, locked, received, last, expected)
-        except StorageQuotaExceeded:
-            raise
-        except Exception as e:  # every failure path above removed the upload's file
-            raise await self._out_of_space(e, None, max(length or 0, received.received)) from None
+        if received.done:
+            total = await blocking(self._monolithic_whole, record, received, first, expected)
+        else:
+            locked = await blocking(self._start_and_write, record, first)
+            try:
+                last = await self._receive(locked, received)
+            except BaseException:
+                await blocking(self.store.delete_upload, record.id)
+                raise
+            total = await blocking(self._finish_monolithic, locked, received, last, expected)
         return CommittedBlob(str(expected), total)
 
     async def cancel(self, registry_id: int, repository: str, upload_id: str, owner: str | None = None) -> None:
