@@ -117,6 +117,15 @@ def test_reads_survive_a_full_disk_and_writes_fail_clearly(tmpfs: Any, tmp_path:
             assert v2.delete(cancelled).status_code in (204, 404)
             assert httpx.get(server.url + "/readyz").json()["storage"] == "ok"
             check_consistent(server)
+
+            # A repository delete gives back the bytes only of blobs no other repository links.
+            mounted = v2.post("/v2/other/blobs/uploads/", params={"mount": layer_digest, "from": "keep"})
+            assert mounted.status_code == 201, mounted.text
+            gone = httpx.delete(server.url + "/api/repositories/keep", auth=server.basic_auth)
+            assert gone.status_code == 200, gone.text
+            assert v2.get(f"/v2/other/blobs/{layer_digest}").content == layer
+            assert not (data / "storage" / "blobs" / "sha256" / _digest(blob)[7:9] / _digest(blob)[7:]).exists()
+            check_consistent(server)
         assert worker_exits(server) == []
         assert "storage low" in server.log_path.read_text()
     finally:
