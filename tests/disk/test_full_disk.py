@@ -100,6 +100,10 @@ def test_reads_survive_a_full_disk_and_writes_fail_clearly(tmpfs: Any, tmp_path:
             if cancel.status_code != 204:  # only when the database shares the full disk (SQLite)
                 _denied_for_space(cancel)
             check_consistent(server)
+            changed = httpx.patch(server.url + "/api/repositories/keep", auth=server.basic_auth,
+                                  json={"writeEnabled": True})  # an /api write: refused when the database is full
+            if changed.status_code != 200:
+                _denied_for_space(changed)
             imported = call_import(server, f"http://{source.host}/src:v1", "imported:v1")  # the /api write path
             assert imported.status == 403 and imported.error["code"] == "DENIED", imported
             assert imported.error["message"].startswith("storage full: "), imported
