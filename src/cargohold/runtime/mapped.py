@@ -9,8 +9,11 @@ already exist needs no free space, so a restart on a full disk still works.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import errno
 import os
+from collections.abc import Callable
 
 
 class MappedFileUnavailable(OSError):
@@ -35,3 +38,24 @@ def _write_through(fd: int, size: int, path: object) -> None:
         os.fsync(fd)
     except OSError as e:
         raise MappedFileUnavailable(e.errno, f"cannot allocate {size} bytes for {path}: {e.strerror}") from e
+
+
+def _load_keep_size_fallocate() -> Callable[[int, int], bool]:
+    """Linux fallocate(FALLOC_FL_KEEP_SIZE): disk blocks past a file's end without changing its size."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.fallocate
+    except (OSError, AttributeError):
+        return lambda _fd, _size: False
+    fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    fn.restype = ctypes.c_int
+
+    def keep(fd: int, size: int) -> bool:
+        return bool(fn(fd, 1, 0, size) == 0)  # 1 = FALLOC_FL_KEEP_SIZE
+
+    return keep
+
+
+reserve_blocks = _load_keep_size_fallocate()
+"""reserve_blocks(fd, size): make sure the first `size` bytes of the file have disk blocks, its size
+unchanged (False when the system cannot); later writes within them need no free space."""
