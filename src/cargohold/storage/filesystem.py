@@ -3,6 +3,7 @@
 Layout under the root:
   blobs/<algorithm>/<hex[:2]>/<hex>   committed blobs, immutable
   uploads/<id>                        resumable upload bytes
+  .release.lock                       flock: commits shared, releases of unlinked blobs exclusive
 Commit = fsync the upload file, hard-link it into place (atomic; an existing
 blob with that digest wins, its bytes are identical), fsync the directory.
 A crash at any instant leaves either no blob or a complete one. Appends are
