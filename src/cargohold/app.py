@@ -14,10 +14,12 @@ from starlette.responses import Response
 from cargohold.adapters.http import HttpxOutbound
 from cargohold.api.auth.token import routes as auth_routes
 from cargohold.api.distribution.context import Services
-from cargohold.api.distribution.errors import error_response, handle_registry_error
+from cargohold.api.distribution.errors import error_response, handle_registry_error, registry_error_response
 from cargohold.api.distribution.routes import routes as distribution_routes
+from cargohold.api.health import health_routes
 from cargohold.api.management import management_mount
 from cargohold.api.management.services import Management
+from cargohold.api.space_errors import OUT_OF_SPACE_ERRORS, out_of_space_handler
 from cargohold.core.access import AccessService
 from cargohold.core.attributes import RepositoryLocks
 from cargohold.core.blobs import BlobService
@@ -35,6 +37,7 @@ from cargohold.core.registries import RegistryResolver, RegistryService
 from cargohold.core.repositories import RepositoryService
 from cargohold.core.retention import RetentionService
 from cargohold.core.signing_keys import KeyRing
+from cargohold.core.storage_space import StorageSpace
 from cargohold.core.upload_caps import UploadCaps
 from cargohold.core.uploads import UploadService
 from cargohold.core.usage import LimitGuard, QuotaGuard
@@ -46,6 +49,7 @@ from cargohold.metadata.generations import SharedGenerations
 from cargohold.metadata.registry_sql import SqlRegistryStore
 from cargohold.metadata.repository_sql import SqlRepositoryStore
 from cargohold.metadata.retention_sql import SqlRetentionStore
+from cargohold.metadata.space_sql import SqlUnlinkedBlobs, is_disk_full
 from cargohold.metadata.sql import SqlMetadataStore, create_engine
 from cargohold.metadata.upload_caps_sql import SqlOpenUploads
 from cargohold.runtime.shared_buckets import shared_throttle
@@ -54,6 +58,7 @@ from cargohold.settings_view import SettingsView
 from cargohold.storage.filesystem import FilesystemBlobStore
 
 log = logging.getLogger("cargohold")
+_NO_UPLOAD = "00000000-0000-0000-0000-000000000000"  # /readyz's database probe: one indexed lookup
 
 
 async def _http_error(_request: Request, exc: Exception) -> Response:
@@ -102,7 +107,12 @@ def create_app(settings: SettingsView | None = None) -> Starlette:
     locks = RepositoryLocks(metadata, generations)  # readEnabled/writeEnabled, cached per worker
     caps = UploadCaps(SqlOpenUploads(metadata), settings.max_open_uploads_per_repository,
                       settings.max_open_uploads_per_identity)
-    uploads = UploadService(metadata, blob_store, locks, QuotaGuard(registry_store, registries.name_of), caps)
+    space = StorageSpace(blob_store, reserve_bytes=settings.storage_reserve_bytes,
+                         reserve_percent=settings.storage_reserve_percent, disk_full=is_disk_full,
+                         unlinked=SqlUnlinkedBlobs(metadata))
+    space.status()  # logs a warning at start when free space is already below the reserve
+    uploads = UploadService(metadata, blob_store, locks, QuotaGuard(registry_store, registries.name_of), caps,
+                            space)
     blobs = BlobService(metadata, blob_store, generations, locks)
     manifests = ManifestService(metadata, generations, locks=locks)
     listing = ListingService(metadata)
@@ -121,7 +131,8 @@ def create_app(settings: SettingsView | None = None) -> Starlette:
         registry=registries.default, access=access, identities=identities, registries=registries,
         operator=RegistryService(registry_store, registries, identities, generations,
                                  on_change=lambda: access.forget(None)),
-        repositories=RepositoryService(repository_store),
+        repositories=RepositoryService(repository_store, space.release_unlinked),
+        space=space,
         retention=RetentionService(access_store, retention_store),
         importer=ImportService(metadata, blobs, uploads, manifests, outbound, repository_store),
         listing=listing,
@@ -140,16 +151,20 @@ def create_app(settings: SettingsView | None = None) -> Starlette:
             metadata.close()
 
     app = Starlette(
-        routes=[*auth_routes, *distribution_routes, management_mount(management)],
+        routes=[*health_routes(lambda: metadata.upload_exists(_NO_UPLOAD), space), *auth_routes,
+                *distribution_routes, management_mount(management)],
         exception_handlers={
             RegistryError: handle_registry_error,
             HTTPException: _http_error,
             ClientDisconnect: _disconnect,
+            **dict.fromkeys(OUT_OF_SPACE_ERRORS, out_of_space_handler(lambda r: r.app.state.space,
+                                                                       registry_error_response, _unexpected)),
             Exception: _unexpected,
         },
         lifespan=lifespan,
     )
     app.state.services = services
     app.state.settings = settings
+    app.state.space = space
     app.state.throttle = shared_throttle(settings, lambda rid: _plan(access_store.get_settings(rid)))
     return app

@@ -77,6 +77,14 @@ class SettingsView:
     login_failures_per_source: Annotated[int, setting(
         30, "failed logins of any names from one address in the window before 429", ge=1)]
     login_failure_window_seconds: Annotated[float, setting(900, "the sliding window of those limits", gt=0)]
+    # Free space (core/storage_space.py): uploads are refused while the storage has less than
+    # max(storage_reserve_bytes, storage_reserve_percent of its capacity) free, so deletes still have room.
+    storage_reserve_bytes: Annotated[int, setting(
+        256 << 20, "free bytes kept for deletes; uploads are refused below max(this, storage_reserve_percent of "
+        "the capacity)", ge=0)]
+    storage_reserve_percent: Annotated[float, setting(
+        2.0, "free-space reserve as a percentage of the storage's capacity (the larger of the two applies)",
+        ge=0, le=50)]
     outbound_allow: Annotated[list[str], setting(
         [], "outbound HTTP (import sources, OIDC issuers) may reach these otherwise refused destinations: CIDRs, "
         "addresses or host names, comma-separated (loopback, link-local, private, shared and metadata addresses "

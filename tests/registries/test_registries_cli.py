@@ -93,7 +93,10 @@ def test_operator_scenarios_through_the_cli(transcript: Transcript, operator: Ap
     assert re.search(r"StorageQuota\s+10737418240\s+0\s+Bytes", usage.stdout), usage.stdout
     own_usage = transcript.run("-r", name, *owner, "show-usage", "-o", "table",
                                shown=f"-r {name} {shown_owner} show-usage -o table")
-    assert own_usage.returncode == 0 and own_usage.stdout == usage.stdout
+    def fixed(text: str) -> list[str]:  # the storage's capacity rows move with the disk (issue 9)
+        return [line for line in text.splitlines() if not line.startswith(("StorageCapacity", "StorageFree"))]
+
+    assert own_usage.returncode == 0 and fixed(own_usage.stdout) == fixed(usage.stdout)
 
     # Standard allows anonymous pull; going back to Basic would strand it.
     assert transcript.run("update", "-n", name, "--sku", "Standard", "--limit", "tokens=150",

@@ -122,3 +122,26 @@ def test_resume_past_the_end_is_damage_not_padding(store: BlobStore) -> None:
             w.resume_at(10)  # metadata acknowledged 10 bytes, only 3 survived
     finally:
         w.close()
+
+
+def test_capacity_is_the_storage_size_and_free_space(store: BlobStore) -> None:
+    capacity = store.capacity()
+    if capacity is not None:  # None: no fixed capacity (object storage)
+        assert 0 <= capacity.free_bytes <= capacity.total_bytes and capacity.total_bytes > 0
+
+
+def test_releasing_waits_for_running_commits(store: BlobStore) -> None:
+    import threading
+
+    released = threading.Event()
+
+    def release() -> None:
+        with store.releasing():
+            released.set()
+
+    with store.committing(), store.committing():  # commits share it
+        worker = threading.Thread(target=release)
+        worker.start()
+        assert not released.wait(0.2)
+    worker.join(10)
+    assert released.is_set()

@@ -176,3 +176,8 @@ def show_usage(name: RegistryName = None) -> None:
         output.emit(result, USAGE_COLUMNS)
     if over > 0:
         print(f"warning: storage exceeds the SKU's included amount by {over} bytes", file=sys.stderr)
+    rows = result.get("value") if isinstance(result, dict) else None
+    free = next((r for r in rows or () if isinstance(r, dict) and r.get("name") == "StorageFree"), None)
+    if free is not None and int(free.get("currentValue", 0)) < int(free.get("limit", 0)):
+        print(f"warning: only {free['currentValue']} bytes of storage free, below the reserve of {free['limit']}: "
+              "new uploads are refused until space is freed", file=sys.stderr)

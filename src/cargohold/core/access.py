@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import time
 import uuid
@@ -27,6 +28,8 @@ from cargohold.core.ports.access_store import AccessStore
 from cargohold.core.ports.records import Identity, LoginEvent, Registry
 from cargohold.core.secrets import verify_secret
 from cargohold.core.signing_keys import KeyRing
+
+log = logging.getLogger("cargohold.access")
 
 ACCESS_TOKEN_SECONDS = 300
 REFRESH_TOKEN_SECONDS = 3 * 3600
@@ -120,6 +123,7 @@ class AccessService:
         self.keys = keys
         self.login_limiter = login_limiter
         self._record = login_events
+        self.dropped_login_records = 0  # login records that could not be written (see _log)
         self._salt = os.urandom(16)
         self._passwords: dict[tuple[int, str, bytes], tuple[float, str]] = {}
         self._principals: dict[str, tuple[float, Principal]] = {}
@@ -243,9 +247,16 @@ class AccessService:
 
     def _log(self, registry_id: int, name: str, kind: str | None, method: str, source: str, ok: bool,
              reason: str) -> None:
+        """Best effort: a login record that cannot be written (e.g. a full disk) is dropped, counted and
+        logged, and never fails the request, so pulls keep working when nothing can be written."""
         if self._record:
-            self.store.record_login(LoginEvent(registry_id, datetime.now(UTC), name, kind, method, source,
-                                               "success" if ok else "failure", reason))
+            try:
+                self.store.record_login(LoginEvent(registry_id, datetime.now(UTC), name, kind, method, source,
+                                                   "success" if ok else "failure", reason))
+            except Exception as exc:  # any store failure: the record is what is lost
+                self.dropped_login_records += 1
+                log.warning("login record dropped (%d so far): %s", self.dropped_login_records,
+                            str(exc).splitlines()[0][:200])
 
     # --- tokens -----------------------------------------------------------------------------
 

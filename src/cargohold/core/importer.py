@@ -158,10 +158,12 @@ class ImportService:
         """The blobs to download must fit the hard storage quota as a whole (403 naming it): blobs are
         committed one by one, and the commit-time check alone would let the first few in."""
         guard = self.uploads.quota
+        needed = sum(size for digest, size in plan.blobs.items() if digest not in plan.present)
+        if self.uploads.space is not None and needed:  # nor may they eat the free-space reserve (issue 9)
+            self.uploads.space.check(needed)
         if guard is None:
             return
         room = await blocking(guard.room, registry_id)
-        needed = sum(size for digest, size in plan.blobs.items() if digest not in plan.present)
         if room is not None and room[0] + needed > room[1]:
             raise guard.refuse(registry_id, room[0], room[1], needed)
 
@@ -246,8 +248,13 @@ class ImportJob:
         except RegistryError as exc:
             emit({"event": "error", "code": exc.code, "message": exc.message, "detail": exc.detail})
         except Exception as exc:  # the stream has started: report, never drop the connection silently
-            log.exception("import from %s failed", self.source, exc_info=exc)
-            emit({"event": "error", "code": "UNKNOWN", "message": f"import failed: {type(exc).__name__}"})
+            space = self.service.uploads.space
+            full = space.translate(exc) if space is not None else None
+            if full is not None:
+                emit({"event": "error", "code": full.code, "message": full.message, "detail": full.detail})
+            else:
+                log.exception("import from %s failed", self.source, exc_info=exc)
+                emit({"event": "error", "code": "UNKNOWN", "message": f"import failed: {type(exc).__name__}"})
         finally:
             await self._cancel_pending()
             await self._client.close()

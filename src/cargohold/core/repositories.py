@@ -6,6 +6,7 @@ against the principal's grant on the repository; this service validates input an
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -89,8 +90,9 @@ def _missing_repository(name: str) -> NotFound:
 
 
 class RepositoryService:
-    def __init__(self, store: RepositoryStore) -> None:
+    def __init__(self, store: RepositoryStore, release: Callable[[int], int] | None = None) -> None:
         self.store = store
+        self.release = release  # frees the bytes of blobs no repository links (core/storage_space.py)
 
     # --- repositories ---------------------------------------------------------------------------
 
@@ -115,6 +117,8 @@ class RepositoryService:
         removed = await blocking(remove_repository, self.store, registry_id, _name(name))
         if removed is None:
             raise _missing_repository(name)
+        if self.release is not None:
+            await blocking(self.release, registry_id)
         return removed
 
     # --- tags -----------------------------------------------------------------------------------

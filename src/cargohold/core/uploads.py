@@ -24,6 +24,7 @@ from cargohold.core.ports.blob_store import BlobStore, UploadDamaged, UploadWrit
 from cargohold.core.ports.metadata_store import MetadataStore
 from cargohold.core.ports.records import UploadRecord
 from cargohold.core.ports.registry_store import QuotaExceeded
+from cargohold.core.storage_space import StorageSpace
 from cargohold.core.upload_caps import UploadCaps
 from cargohold.core.usage import QuotaGuard, StorageQuotaExceeded, record_blob
 
@@ -111,6 +112,7 @@ class _Locked:
     # outgrows the room left is refused as soon as it does, not after the client sent it all.
     quota: tuple[int, int] | None = None
     refuse: Callable[[int, int, int, int], StorageQuotaExceeded] | None = None
+    space: StorageSpace | None = None  # the free-space reserve (core/storage_space.py)
 
     def write(self, parts: list[bytes]) -> None:
         if self.quota is not None and self.refuse is not None:
@@ -118,6 +120,8 @@ class _Locked:
             size = self.size + sum(len(p) for p in parts)
             if used + size > quota:
                 raise self.refuse(self.record.registry_id, used, quota, size)
+        if self.space is not None and parts:
+            self.space.check(sum(len(p) for p in parts))
         for data in parts:
             if self.hasher is not None:
                 self.hasher.update(data)
@@ -135,14 +139,39 @@ class UploadService:
     position the upload, the writes (overlapping with receiving), and one to finish."""
 
     def __init__(self, metadata: MetadataStore, store: BlobStore, locks: RepositoryLocks,
-                 quota: QuotaGuard | None = None, caps: UploadCaps | None = None) -> None:
+                 quota: QuotaGuard | None = None, caps: UploadCaps | None = None,
+                 space: StorageSpace | None = None) -> None:
         self.metadata = metadata
         self.store = store
         self.locks = locks  # a repository with writeEnabled false takes no new upload (start, monolithic)
         self.quota = quota  # the hard storage quota (core/usage.py); None: not enforced
         self.caps = caps  # open sessions per repository and identity (core/upload_caps.py); None: uncapped
+        self.space = space  # free space (core/storage_space.py); None: a full disk is not told apart
+
+    async def _out_of_space(self, exc: Exception, ref: UploadRef | None, needed: int) -> Exception:
+        """What a failed write raises: for want of space, StorageFull (403) once the bytes the failure
+        left past the acknowledged size are gone (the session stays, resumable or cancellable)."""
+        if self.space is None or not self.space.is_out_of_space(exc):
+            return exc
+        if ref is not None:
+            await blocking(self._drop_unacknowledged, ref)
+        return self.space.refusal(exc, needed)
+
+    def _drop_unacknowledged(self, ref: UploadRef) -> None:
+        try:
+            writer = self.store.open_upload(ref.upload_id)
+        except FileNotFoundError:  # committed, then the record failed: no session may name missing bytes
+            with contextlib.suppress(Exception):
+                self.metadata.delete_upload(ref.upload_id)
+            return
+        try:
+            with contextlib.suppress(BlobUploadUnknown, UploadDamaged):
+                writer.resume_at(self._record(ref).size)
+        finally:
+            writer.close()
 
     def _with_quota(self, locked: _Locked) -> _Locked:
+        locked.space = self.space
         if self.quota is not None:
             locked.quota = self.quota.room(locked.record.registry_id)
             locked.refuse = self.quota.refuse
@@ -160,7 +189,12 @@ class UploadService:
         await self.locks.check_writable(registry_id, repository)
         ts = datetime.now(UTC)
         record = UploadRecord(str(uuid.uuid4()), registry_id, repository, 0, algorithm, None, ts, ts, owner)
-        await blocking(self._create, record)
+        try:
+            if self.space is not None:
+                self.space.check(0)
+            await blocking(self._create, record)
+        except Exception as e:
+            raise await self._out_of_space(e, None, 0) from None
         return record
 
     async def status(self, registry_id: int, repository: str, upload_id: str, owner: str | None = None
@@ -187,6 +221,8 @@ class UploadService:
             return await blocking(self._acknowledge, locked, received, last)
         except StorageQuotaExceeded as e:
             raise await self._dropped_on_quota(upload_id, e) from None
+        except Exception as e:
+            raise await self._out_of_space(e, ref, max(length or 0, received.received)) from None
 
     async def complete(
         self, registry_id: int, repository: str, upload_id: str, digest: str,
@@ -210,9 +246,22 @@ class UploadService:
                 total = await blocking(self._finish_and_commit, locked, received, last, expected)
         except StorageQuotaExceeded as e:
             raise await self._dropped_on_quota(upload_id, e) from None
+        except Exception as e:
+            raise await self._out_of_space(e, ref, max(length or 0, received.received)) from None
         return CommittedBlob(str(expected), total)
 
     async def monolithic(
+        self, registry_id: int, repository: str, digest: str, body: AsyncIterator[bytes], length: int | None,
+    ) -> CommittedBlob:
+        """POST ?digest= with the whole blob; every failure path removes the upload's file."""
+        try:
+            return await self._monolithic(registry_id, repository, digest, body, length)
+        except StorageQuotaExceeded:
+            raise
+        except Exception as e:
+            raise await self._out_of_space(e, None, length or 0) from None
+
+    async def _monolithic(
         self, registry_id: int, repository: str, digest: str, body: AsyncIterator[bytes], length: int | None,
     ) -> CommittedBlob:
         """POST ?digest= with the whole blob: one request, so no resumable state is recorded."""
@@ -282,7 +331,11 @@ class UploadService:
         if self.caps is not None:
             self.caps.check(record.registry_id, record.repository, record.owner)
         self.store.start_upload(record.id)
-        self.metadata.create_upload(record)
+        try:
+            self.metadata.create_upload(record)
+        except BaseException:  # no file without its session
+            self.store.delete_upload(record.id)
+            raise
 
     def _record(self, ref: UploadRef) -> UploadRecord:
         record = self.metadata.get_upload(ref.registry_id, ref.repository, ref.upload_id)
@@ -375,8 +428,9 @@ class UploadService:
         return h.digest()
 
     def _commit(self, record: UploadRecord, digest: Digest, total: int, finished_upload: str | None) -> None:
-        self.store.commit_upload(record.id, str(digest), total)
-        self._add_blob(record, digest, total, finished_upload)
+        with self.store.committing():  # the bytes stay until recorded (storage_space.release_unlinked)
+            self.store.commit_upload(record.id, str(digest), total)
+            self._add_blob(record, digest, total, finished_upload)
 
     def _add_blob(self, record: UploadRecord, digest: Digest, total: int, finished_upload: str | None) -> None:
         """Record the blob; past the hard quota nothing is recorded (the content-addressed file may stay,
@@ -421,13 +475,14 @@ class UploadService:
 
     def _finish_monolithic(self, locked: _Locked, received: _Body, last: list[bytes], expected: Digest) -> int:
         record = locked.record
-        try:
-            total = self._verify(locked, received, last, expected)
-            self.store.commit_upload(record.id, str(expected), total)
-        except BaseException:
-            self.store.delete_upload(record.id)
-            raise
-        self._add_blob(record, expected, total, None)
+        with self.store.committing():
+            try:
+                total = self._verify(locked, received, last, expected)
+                self.store.commit_upload(record.id, str(expected), total)
+            except BaseException:
+                self.store.delete_upload(record.id)
+                raise
+            self._add_blob(record, expected, total, None)
         return total
 
     def _cancel(self, ref: UploadRef) -> None:

@@ -3,8 +3,9 @@
 Storage is counted once per distinct blob in the registry: `record_blob` adds a blob's size to
 `storage_used_bytes` in the unit of work that first records the blob for the registry (a blob
 mounted or pushed again into another repository adds nothing), and refuses it (rolling it back)
-when the hard quota would be exceeded. Nothing here walks storage. Blob rows are removed only with
-their registry (garbage collection is future work), so deleting images does not lower usage yet.
+when the hard quota would be exceeded. Nothing here walks storage. Blob rows are removed with their
+registry, and when a repository delete leaves them unlinked (core/storage_space.py), which subtracts
+their sizes; deleting an image alone does not lower usage until garbage collection exists.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from cargohold.core.errors import Conflict, Denied
 from cargohold.core.ports.records import RegistrySettings
 from cargohold.core.ports.registry_store import QuotaExceeded, RegistryStore
 from cargohold.core.ports.transactions import BlobTransactions
+from cargohold.core.storage_space import SpaceStatus
 
 # What each count limit is called in messages.
 LIMIT_LABELS = {skus.TOKENS: "tokens", skus.SCOPE_MAPS: "scope maps", skus.WEBHOOKS: "webhooks",
@@ -57,6 +59,19 @@ def registry_usage(settings: RegistrySettings, tokens: int, scope_maps: int) -> 
         UsageRow("ScopeMaps", limit(skus.SCOPE_MAPS), scope_maps, "Count"),
     ]
     return Usage(rows, max(0, used - included))
+
+
+def with_capacity(usage: Usage, status: SpaceStatus | None) -> Usage:
+    """Usage with the storage's real capacity beside the SKU's included amount (after the storage rows):
+    StorageCapacity (limit: the storage's size; current: bytes in use on it, by anything) and StorageFree
+    (limit: the reserve below which uploads are refused; current: bytes free)."""
+    if status is None:
+        return usage
+    rows = list(usage.rows)
+    at = next((i for i, r in enumerate(rows) if r.unit != "Bytes"), len(rows))
+    rows[at:at] = [UsageRow("StorageCapacity", status.total_bytes, status.total_bytes - status.free_bytes, "Bytes"),
+                   UsageRow("StorageFree", status.reserve_bytes, status.free_bytes, "Bytes")]
+    return Usage(rows, usage.over_included_bytes)
 
 
 def limit_reached(registry_name: str, sku: str, limit: int, name: str) -> Conflict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from cargohold.core.ports.generations import REMOVALS, Generations, LocalGenerat
 from cargohold.core.ports.records import Attributes
 from cargohold.metadata import schema as t
 from cargohold.metadata.prepared import Cursor, LearnedIds, Prepared
+from cargohold.runtime.mapped import reserve_blocks
 
 
 def now() -> datetime:
@@ -47,6 +49,8 @@ def attributes_of(values: Sequence[Any]) -> Attributes:
 def create_engine(url: str) -> sa.Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=False)
+        database = sa.engine.make_url(url).database
+        wal = f"{database}-wal" if database and database != ":memory:" else None
 
         @sa.event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -58,6 +62,13 @@ def create_engine(url: str) -> sa.Engine:
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA foreign_keys=ON")
+            # A full disk (issue 9): sorts and temporary tables stay in memory, so a read never needs
+            # a file; the WAL is never truncated after a checkpoint (-1), so the space it has reached
+            # is reused by later writes (deletes among them) rather than given back and asked for again.
+            cur.execute("PRAGMA temp_store=MEMORY")
+            cur.execute("PRAGMA journal_size_limit=-1")
+            cur.execute("PRAGMA schema_version")  # opens the WAL file, which then gets its blocks up front:
+            _reserve_wal(wal)                      # a delete on a disk that filled up still has room to commit
             cur.close()
 
         @sa.event.listens_for(engine, "begin")
@@ -67,6 +78,20 @@ def create_engine(url: str) -> sa.Engine:
 
         return engine
     return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+WAL_RESERVE = 8 << 20  # bytes of disk kept allocated for SQLite's WAL (about two autocheckpoints' worth)
+
+
+def _reserve_wal(path: str | None) -> None:
+    if path is None:
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            reserve_blocks(fd, WAL_RESERVE)
+        finally:
+            os.close(fd)
 
 
 def conflict(orig: BaseException | None) -> Conflict:

@@ -1,7 +1,9 @@
 """Generations shared by every worker on this host, through a small mmap'd file.
 
 Reading a generation is a memory read, so a cache hit costs no system call.
-Bumps write a random value (no lock: any change invalidates).
+Bumps write a random value (no lock: any change invalidates). The file is allocated in full
+when opened (runtime/mapped.py), so touching it never needs a fresh disk page (no SIGBUS on a
+full disk); when that fails at start the worker does not start, since caches would go stale.
 
 Scope: one host. Several hosts sharing one PostgreSQL database need a shared
 signal (LISTEN/NOTIFY) instead; until then run them with the cache disabled.
@@ -14,6 +16,7 @@ import os
 from pathlib import Path
 
 from cargohold.core.ports.generations import SLOTS
+from cargohold.runtime.mapped import preallocate
 
 _SIZE = 8 * SLOTS
 
@@ -22,8 +25,7 @@ class SharedGenerations:
     def __init__(self, path: Path) -> None:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            if os.fstat(fd).st_size < _SIZE:
-                os.ftruncate(fd, _SIZE)
+            preallocate(fd, _SIZE, path)
             self._mm = mmap.mmap(fd, _SIZE)
         finally:
             os.close(fd)

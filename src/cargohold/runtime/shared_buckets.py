@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import math
 import mmap
 import os
@@ -47,7 +48,10 @@ from cargohold.core.throttling import (
     ThrottlePolicy,
     take_all,
 )
+from cargohold.runtime.mapped import MappedFileUnavailable, preallocate
 from cargohold.settings_view import SettingsView
+
+log = logging.getLogger("cargohold.throttling")
 
 MAGIC = b"CHTHROT1"
 _HEADER = struct.Struct("<8sIII")
@@ -69,6 +73,7 @@ class SharedBuckets:
         self.stripes = stripes
         self.sets = sets_per_stripe
         self.size = HEADER_SIZE + stripes * sets_per_stripe * SET_SIZE
+        self._path = path
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             self._prepare()
@@ -85,9 +90,11 @@ class SharedBuckets:
         fcntl.lockf(self._fd, fcntl.LOCK_EX)
         try:
             current = os.pread(self._fd, len(header), 0)
-            if current != header or os.fstat(self._fd).st_size != self.size:
+            rebuild = current != header or os.fstat(self._fd).st_size != self.size
+            if rebuild:
                 os.ftruncate(self._fd, 0)  # another layout (or a damaged file): start with full buckets
-                os.ftruncate(self._fd, self.size)
+            preallocate(self._fd, self.size, self._path)  # no sparse page: a full disk must not mean SIGBUS
+            if rebuild:
                 os.pwrite(self._fd, header, 0)
         finally:
             fcntl.lockf(self._fd, fcntl.LOCK_UN)
@@ -180,4 +187,9 @@ def shared_throttle(settings: SettingsView, sku_of: Callable[[int], Plan]) -> Th
                   DELETES: settings.throttle_deletes_per_minute, REFERRERS: settings.throttle_referrers_per_minute,
                   LOGINS: settings.throttle_logins_per_minute}
     policy = ThrottlePolicy({k: v for k, v in configured.items() if v is not None}, settings.throttle_identity_share)
-    return Throttle(SharedBuckets(settings.data_dir / "throttle"), policy, sku_of)
+    try:
+        table = SharedBuckets(settings.data_dir / "throttle")
+    except MappedFileUnavailable as e:  # throttling fails open rather than keep the registry from starting
+        log.warning("throttling disabled in this worker: %s", e)
+        return None
+    return Throttle(table, policy, sku_of)

@@ -3,6 +3,7 @@
 Layout under the root:
   blobs/<algorithm>/<hex[:2]>/<hex>   committed blobs, immutable
   uploads/<id>                        resumable upload bytes
+  .release.lock                       flock: commits shared, releases of unlinked blobs exclusive
 Commit = fsync the upload file, hard-link it into place (atomic; an existing
 blob with that digest wins, its bytes are identical), fsync the directory.
 A crash at any instant leaves either no blob or a complete one. Appends are
@@ -22,7 +23,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from cargohold.core.ports.blob_store import UploadDamaged
+from cargohold.core.ports.blob_store import Capacity, UploadDamaged
 
 CHUNK = 1 << 20
 WRITEBACK_EVERY = 8 << 20  # start writing an upload's bytes back to disk each time this much was appended
@@ -110,6 +111,29 @@ class FilesystemBlobStore:
         self._blobs_prefix = str(self._blobs) + os.sep
         self._uploads_prefix = str(self._uploads) + os.sep
         self._blob_dirs: set[str] = set()  # fan-out directories known to exist
+        # Commits hold it shared, releases exclusive (see the BlobStore protocol); made now, while
+        # there is room, so taking it later never needs a disk block.
+        self._release_lock = str(root / ".release.lock")
+        os.close(os.open(self._release_lock, os.O_CREAT | os.O_RDONLY | os.O_CLOEXEC, 0o600))
+
+    def capacity(self) -> Capacity:
+        st = os.statvfs(self._blobs_prefix)
+        return Capacity(st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize)
+
+    @contextlib.contextmanager
+    def _locked(self, mode: int) -> Iterator[None]:
+        fd = os.open(self._release_lock, os.O_RDONLY | os.O_CLOEXEC)  # one open file per holder: flock is per file
+        try:
+            fcntl.flock(fd, mode)
+            yield
+        finally:
+            os.close(fd)
+
+    def committing(self) -> contextlib.AbstractContextManager[None]:
+        return self._locked(fcntl.LOCK_SH)
+
+    def releasing(self) -> contextlib.AbstractContextManager[None]:
+        return self._locked(fcntl.LOCK_EX)
 
     def _blob_dir(self, digest: str) -> str:
         algorithm, _, hexpart = digest.partition(":")
@@ -143,7 +167,7 @@ class FilesystemBlobStore:
         return None
 
     def start_upload(self, upload_id: str) -> None:
-        os.close(os.open(self._upload_path(upload_id), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        os.close(os.open(self._upload_path(upload_id), os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600))
 
     def open_upload(self, upload_id: str) -> _FileUploadWriter:
         return _FileUploadWriter(self._upload_path(upload_id))

@@ -8,12 +8,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from cargohold.api.errors import status_for
+from cargohold.api.space_errors import OUT_OF_SPACE_ERRORS, out_of_space_handler
 from cargohold.core import errors as e
+from cargohold.core.storage_space import StorageSpace
 
 log = logging.getLogger("cargohold.management")
 
@@ -72,11 +73,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(status, _HTTP_CODES.get(status, "UNKNOWN"), message, None, headers)
 
 
-async def _integrity_error(_request: Request, _exc: Exception) -> Response:
-    # Two concurrent requests created the same name: the loser is told, as a check-then-create would.
-    return error_response(409, "CONFLICT", "a concurrent change created or removed the same resource; retry")
-
-
 async def _unexpected(_request: Request, exc: Exception) -> Response:
     log.exception("unexpected error in the management API", exc_info=exc)
     return error_response(500, "UNKNOWN", "internal error; see the registry log")
@@ -86,5 +82,13 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(e.RegistryError, _registry_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(IntegrityError, _integrity_error)
+    space_errors = out_of_space_handler(_space, lambda full: error_response(403, full.code, full.message, full.detail),
+                                        _unexpected)
+    for cls in OUT_OF_SPACE_ERRORS:  # metadata/ turns IntegrityError into Conflict before it gets here
+        app.add_exception_handler(cls, space_errors)
     app.add_exception_handler(Exception, _unexpected)
+
+
+def _space(request: Request) -> StorageSpace | None:
+    space: StorageSpace | None = request.app.state.management.space
+    return space

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field, StrictInt, StrictStr
 
 from cargohold.core.registries import RegistryInfo
@@ -101,6 +101,6 @@ def delete_registry(name: str, context: Context = Depends(operator)) -> Response
 
 
 @router.get("/registries/{name}/usage", response_model=UsageList, summary="A registry's usage (operator)")
-def registry_usage(name: str, context: Context = Depends(operator)) -> UsageList:
+def registry_usage(name: str, request: Request, context: Context = Depends(operator)) -> UsageList:
     service = _service(context)
-    return usage_list(service.usage(service.get(name)))
+    return usage_list(service.usage(service.get(name)), request)

@@ -13,6 +13,7 @@ from cargohold.core.ports.records import Registry
 from cargohold.core.registries import RegistryResolver, RegistryService
 from cargohold.core.repositories import RepositoryService
 from cargohold.core.retention import RetentionService
+from cargohold.core.storage_space import StorageSpace
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,3 +29,4 @@ class Management:
     retention: RetentionService
     importer: ImportService  # server-side import (pushes through the data plane's services)
     listing: ListingService  # the catalog rule, shared with /v2/_catalog
+    space: StorageSpace | None = None  # free space: a full disk's errors become 403 DENIED (api/space_errors.py)

@@ -8,7 +8,17 @@ their digest. Methods are synchronous and may block; callers run them in threads
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    """Size and free space of the storage blobs and uploads are written to."""
+
+    total_bytes: int
+    free_bytes: int  # what an unprivileged writer may still use
 
 
 class BlobReader(Protocol):
@@ -68,3 +78,13 @@ class BlobStore(Protocol):
 
     def clean_temporary(self) -> int:
         """Remove leftovers of interrupted writes; returns how many were removed."""
+
+    def capacity(self) -> Capacity | None:
+        """The storage's size and free space now; None when it has no fixed capacity (object storage)."""
+
+    def committing(self) -> AbstractContextManager[None]:
+        """Held (shared) from committing an upload until its blob is recorded, so that `releasing`
+        never removes the bytes of a blob that a commit is about to record."""
+
+    def releasing(self) -> AbstractContextManager[None]:
+        """Held (exclusive) while blobs no repository links are removed (waits for running commits)."""
