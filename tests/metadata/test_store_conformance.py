@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from cargohold.core.ports.records import NewManifest, UploadRecord
-from cargohold.metadata.migrate import upgrade
-from cargohold.metadata.sql import SqlMetadataStore, create_engine
-from support import _fresh_database_url
+from cargohold.metadata.sql import SqlMetadataStore
+from support import fresh_metadata_store
 
 D1 = "sha256:" + "1" * 64
 D2 = "sha256:" + "2" * 64
@@ -24,12 +23,8 @@ M2 = "sha256:" + "b" * 64
 
 @pytest.fixture()
 def store(tmp_path: Path) -> Iterator[SqlMetadataStore]:
-    url = _fresh_database_url() or f"sqlite:///{tmp_path / 'meta.db'}"
-    engine = create_engine(url)
-    upgrade(engine)
-    s = SqlMetadataStore(engine)
-    yield s
-    s.close()
+    with fresh_metadata_store(tmp_path) as s:
+        yield s
 
 
 @pytest.fixture()
