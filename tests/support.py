@@ -1,5 +1,6 @@
 """Shared test helpers: a real `cargohold serve` process on 127.0.0.1, the Docker token flow
-as an httpx auth, and tool checks.
+as an httpx auth, tool checks, names and content (unique names, digests, pushing blobs and
+manifests), and the /api client with the fixtures that start a folder's own registry.
 
 Tests talk to the registry over real HTTP; nothing here fakes the server. Authentication is on
 (as in production): tests authenticate as the server's owner, through RegistryBearerAuth.
@@ -8,6 +9,8 @@ Tests talk to the registry over real HTTP; nothing here fakes the server. Authen
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import os
 import re
 import secrets
@@ -19,14 +22,17 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import AsyncGenerator, Generator, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import pytest
+
+if TYPE_CHECKING:
+    from cargohold.metadata.sql import SqlMetadataStore
 
 IN_CI = bool(os.environ.get("CI"))
 
@@ -40,6 +46,13 @@ def require_tool(name: str) -> str:
             pytest.fail(msg + " (CI must install it)")
         pytest.skip(msg)
     return path
+
+
+def skip_unless_ci(reason: str) -> None:
+    """Skip for a missing piece of the machine (not of the product); under CI that is a failure."""
+    if IN_CI:
+        pytest.fail(reason + " (CI must provide it)")
+    pytest.skip(reason)
 
 
 def free_port() -> int:
@@ -353,6 +366,7 @@ class RegistryServer:
         self.env.update(extra_env or {})
         self._auth: RegistryBearerAuth | None = None
         self.proc: subprocess.Popen[bytes] | None = None
+        self._started = False  # once it has served, its port is its own: a restart keeps it
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
 
     @property
@@ -383,25 +397,46 @@ class RegistryServer:
         assert self.proc is not None
         return self.proc.pid
 
+    what = "registry"
+    ready_statuses: tuple[int, ...] = (200, 401)
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "cargohold", "serve", "--listen", self.host,
+                "--data-dir", str(self.data_dir), "--workers", str(self.workers)]
+
     def start(self, timeout: float = 30.0) -> None:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cargohold", "serve", "--listen", self.host,
-             "--data-dir", str(self.data_dir), "--workers", str(self.workers)],
-            stdout=log, stderr=subprocess.STDOUT, env=self.env,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                log_tail = self.log_path.read_text()[-2000:]
-                raise RuntimeError(f"registry exited with {self.proc.returncode}: {log_tail}")
-            try:
-                if httpx.get(self.url + "/v2/", timeout=1.0).status_code in (200, 401):
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"registry did not start: {self.log_path.read_text()[-2000:]}")
+        """Start and wait until /v2/ answers. On a first start, a port another process took since
+        free_port() (parallel test workers) is traded for a new one; a restart keeps its port."""
+        for attempt in range(3):
+            offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+            log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.env)
+            log.close()
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    if httpx.get(self.url + "/v2/", timeout=1.0).status_code in self.ready_statuses:
+                        self._started = True
+                        return
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.05)
+            else:
+                raise RuntimeError(f"{self.what} did not start: {self.log_path.read_text()[-2000:]}")
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                said = f.read().decode(errors="replace")
+            if not self._started and "already in use" in said and attempt < 2:
+                self._use_port(free_port())
+                continue
+            raise RuntimeError(f"{self.what} exited with {self.proc.returncode}: {said[-2000:]}")
+
+    def _use_port(self, port: int) -> None:
+        self.port = port
+        self.host = f"127.0.0.1:{port}"
+        self.url = f"http://{self.host}"
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         if self.proc is None:
@@ -441,8 +476,10 @@ class DistributionServer(RegistryServer):
     interface: the reference registry for the client tests, and a source registry for the import tests."""
 
     reference = True
+    what = "docker-registry"
+    ready_statuses = (200,)
 
-    def start(self, timeout: float = 30.0) -> None:
+    def command(self) -> list[str]:
         binary = require_tool("docker-registry")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir.parent / f"{self.data_dir.name}-distribution.yml"
@@ -456,19 +493,10 @@ class DistributionServer(RegistryServer):
             f"http:\n  addr: {self.host}\n"
             "  secret: cargohold-tests\n"  # upload state tokens must survive a restart
         )
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
-        self.proc = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"docker-registry exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(self.url + "/v2/", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"docker-registry did not start: {self.log_path.read_text()[-2000:]}")
+        return [binary, "serve", str(config)]
+
+
+_Server = TypeVar("_Server", bound=RegistryServer)
 
 
 # The SSRF guard refuses loopback: servers that import from or federate with test servers on 127.0.0.1 allow it.
@@ -476,23 +504,199 @@ OUTBOUND_LOOPBACK = {"CARGOHOLD_OUTBOUND_ALLOW": "127.0.0.1"}
 
 
 @contextmanager
-def running_registry(
-    data_dir: Path, workers: int = 1, extra_env: dict[str, str] | None = None
-) -> Iterator[RegistryServer]:
-    server = RegistryServer(data_dir, workers=workers, extra_env=extra_env)
+def started(server: _Server) -> Iterator[_Server]:
+    """The server, started; stopped on exit."""
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+def running_registry(
+    data_dir: Path, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> AbstractContextManager[RegistryServer]:
+    """A started `RegistryServer`, stopped on exit."""
+    return started(RegistryServer(data_dir, workers=workers, extra_env=extra_env))
+
+
+def running_distribution(data_dir: Path) -> AbstractContextManager[DistributionServer]:
+    """A started `DistributionServer`, stopped on exit."""
+    return started(DistributionServer(data_dir))
 
 
 @contextmanager
-def running_distribution(data_dir: Path) -> Iterator[DistributionServer]:
-    """A started `DistributionServer`, stopped on exit."""
-    server = DistributionServer(data_dir)
-    server.start()
+def fresh_metadata_store(tmp_path: Path) -> Iterator[SqlMetadataStore]:
+    """An in-process metadata store on a new, migrated database (PostgreSQL when configured, else SQLite)."""
+    from cargohold.metadata.migrate import upgrade
+    from cargohold.metadata.sql import SqlMetadataStore, create_engine
+
+    engine = create_engine(_fresh_database_url() or f"sqlite:///{tmp_path / 'meta.db'}")
+    upgrade(engine)
+    store = SqlMetadataStore(engine)
     try:
-        yield server
+        yield store
     finally:
-        server.stop()
+        store.close()
+
+
+def server_database_url(server: RegistryServer) -> str:
+    """The URL of the database a server uses (its own PostgreSQL database, or metadata.db in its data dir)."""
+    return server.env.get("CARGOHOLD_DATABASE_URL") or f"sqlite:///{(server.data_dir / 'metadata.db').resolve()}"
+
+
+# ------------------------------------------------------------------------------ names and content
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCTET = "application/octet-stream"
+ACCEPT_MANIFESTS = ", ".join([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST])
+
+
+def unique(prefix: str, sep: str = "-", size: int = 8) -> str:
+    """A name no other test (or earlier run against a shared server) uses: unique("tok") -> tok-3f9a1c0d."""
+    return f"{prefix}{sep}{uuid.uuid4().hex[:size]}"
+
+
+def sha256(data: bytes) -> str:
+    """The OCI digest of `data`."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def canonical(obj: object) -> bytes:
+    """Compact, key-sorted JSON: the same document always has the same bytes (and digest)."""
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
+
+
+def upload_blob(http: httpx.Client, repo: str, data: bytes) -> httpx.Response:
+    """A monolithic upload: one POST with ?digest= and the bytes (the caller checks the answer)."""
+    return http.post(f"/v2/{repo}/blobs/uploads/", params={"digest": sha256(data)}, content=data,
+                     headers={"Content-Type": OCTET})
+
+
+def push_blob(http: httpx.Client, repo: str, data: bytes | Iterator[bytes], digest: str | None = None) -> str:
+    """POST then PUT ?digest= with the bytes (any registry, any auth); must be 201. Returns the digest."""
+    digest = digest or sha256(data if isinstance(data, bytes) else b"")
+    r = http.post(f"/v2/{repo}/blobs/uploads/")
+    assert r.status_code == 202, (r.status_code, r.text)
+    location = r.headers["location"]
+    sep = "&" if "?" in location else "?"
+    r = http.put(f"{location}{sep}digest={digest}", content=data, headers={"Content-Type": OCTET})
+    assert r.status_code == 201, (r.status_code, r.text)
+    return digest
+
+
+def put_manifest(http: httpx.Client, repo: str, reference: str, body: bytes,
+                 media_type: str = OCI_MANIFEST) -> httpx.Response:
+    """PUT a manifest's bytes under a tag or digest (the caller checks the answer)."""
+    return http.put(f"/v2/{repo}/manifests/{reference}", content=body, headers={"Content-Type": media_type})
+
+
+def push_manifest(http: httpx.Client, repo: str, reference: str, body: bytes, media_type: str = OCI_MANIFEST) -> str:
+    """put_manifest that must be 201; returns the manifest's digest."""
+    r = put_manifest(http, repo, reference, body, media_type)
+    assert r.status_code == 201, (r.status_code, r.text)
+    return sha256(body)
+
+
+def error_of(response: httpx.Response) -> dict[str, Any]:
+    """The first error of an `{"errors": [...]}` answer."""
+    return response.json()["errors"][0]  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------------------ the control plane (/api)
+
+OWNER_PASSWORD = "owner-" + secrets.token_urlsafe(12)  # given to the test registries through the environment
+ERROR_STATUSES = {400: "INVALID_ARGUMENT", 401: "UNAUTHORIZED", 403: "DENIED", 404: "NOT_FOUND", 409: "CONFLICT"}
+
+
+def check_error(response: httpx.Response) -> dict[str, Any]:
+    """A 4xx answer is `{"errors":[{code, message, detail}]}` with the status's code; returns the error."""
+    assert response.headers["content-type"].startswith("application/json"), response.text
+    body = response.json()
+    assert set(body) == {"errors"} and len(body["errors"]) == 1, body
+    error = body["errors"][0]
+    assert set(error) == {"code", "message", "detail"}, error
+    assert isinstance(error["message"], str) and error["message"], error
+    if response.status_code in ERROR_STATUSES:
+        assert error["code"] == ERROR_STATUSES[response.status_code], (response.status_code, error)
+    return error  # type: ignore[no-any-return]
+
+
+class Api:
+    """/api/... as one identity (HTTP Basic). `expect` asserts the status; 4xx bodies are checked."""
+
+    def __init__(self, url: str, username: str | None, password: str | None) -> None:
+        auth = httpx.BasicAuth(username, password) if username is not None and password is not None else None
+        self.username = username
+        self.password = password
+        self.http = httpx.Client(base_url=url + "/api", auth=auth, timeout=60.0)
+
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def call(self, method: str, path: str, body: Any = None, *, expect: int | None = None,
+             params: dict[str, Any] | None = None) -> httpx.Response:
+        response = self.http.request(method, path, json=body, params=params)
+        assert response.status_code < 500, (method, path, response.status_code, response.text)
+        if 400 <= response.status_code < 500:
+            check_error(response)
+        if expect is not None:
+            assert response.status_code == expect, (method, path, response.status_code, response.text)
+        return response
+
+    def _json(self, response: httpx.Response) -> Any:
+        return response.json() if response.content else None
+
+    def get(self, path: str, *, expect: int | None = 200, **params: Any) -> Any:
+        return self._json(self.call("GET", path, expect=expect, params=params or None))
+
+    def post(self, path: str, body: Any = None, *, expect: int | None = 200) -> Any:
+        return self._json(self.call("POST", path, {} if body is None else body, expect=expect))
+
+    def patch(self, path: str, body: Any, *, expect: int | None = 200) -> Any:
+        return self._json(self.call("PATCH", path, body, expect=expect))
+
+    def delete(self, path: str, *, expect: int | None = 204) -> Any:
+        return self._json(self.call("DELETE", path, expect=expect))
+
+    def error(self, method: str, path: str, body: Any = None, *, status: int) -> dict[str, Any]:
+        return check_error(self.call(method, path, body, expect=status))
+
+
+def owner_registry_fixture(name: str, *, workers: int = 1, scope: str = "module",
+                           extra_env: dict[str, str] | None = None) -> Callable[..., Iterator[RegistryServer]]:
+    """A fixture: a registry of the folder's own whose owner signs in with OWNER_PASSWORD.
+
+    Used as `server = owner_registry_fixture("management")` in a conftest.
+    """
+    env = {OWNER_PASSWORD_ENV: OWNER_PASSWORD, **(extra_env or {})}
+
+    @pytest.fixture(scope=scope)
+    def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+        with running_registry(tmp_path_factory.mktemp(name) / "data", workers=workers, extra_env=env) as s:
+            yield s
+
+    return server
+
+
+def owner_api_fixture(scope: str = "module") -> Callable[..., Iterator[Api]]:
+    """A fixture: the owner's Api on the `server` fixture (`owner = owner_api_fixture()` in a conftest)."""
+
+    @pytest.fixture(scope=scope)
+    def owner(server: RegistryServer) -> Iterator[Api]:
+        with Api(server.url, server.username, server.password) as api:
+            yield api
+
+    return owner

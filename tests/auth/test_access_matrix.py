@@ -51,7 +51,6 @@ and the anonymous-pull switch (off by default; on: pull but no push, delete or c
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import secrets
 import threading
@@ -67,6 +66,7 @@ import httpx
 import pytest
 
 from support import RegistryBearerAuth, RegistryServer, parse_challenge
+from support import sha256 as digest
 
 TEAM = "team/app"
 OTHER = "other/app"
@@ -207,10 +207,6 @@ def slug(route: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ helpers
-
-
-def digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def b64url(data: bytes) -> str:

@@ -10,16 +10,17 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import support
 from support import RegistryServer
 
 
 def unique(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:8]}"
+    """support.unique without the dash (some names the CLI takes are letters and digits only)."""
+    return support.unique(prefix, sep="")
 
 
 @dataclass

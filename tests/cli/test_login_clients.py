@@ -22,11 +22,8 @@ pytestmark = pytest.mark.clients
 
 @pytest.fixture()
 def clients(tmp_path: Path, cli_registry: RegistryServer) -> Iterator[Clients]:
-    c = Clients(tmp_path / "clients", cli_registry)
-    try:
+    with Clients(tmp_path / "clients", cli_registry) as c:
         yield c
-    finally:
-        c.close()
 
 
 def cli_in(clients: Clients, server: RegistryServer, *, drop: tuple[str, ...] = ()) -> Cli:

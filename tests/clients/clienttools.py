@@ -15,7 +15,6 @@ Reads straight over HTTP use the server's `auth` (support.RegistryBearerAuth).
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import shutil
@@ -29,7 +28,7 @@ from urllib.parse import urlencode
 import httpx
 from ociimages import layer_files
 
-from support import require_tool
+from support import ACCEPT_MANIFESTS, require_tool, sha256, unique
 
 
 class Server(Protocol):
@@ -47,7 +46,7 @@ class Server(Protocol):
 
 def unique_repo(prefix: str) -> str:
     """A repository name no other test (or earlier run against the session registry) uses."""
-    return f"clients/{prefix}-{uuid.uuid4().hex[:8]}"
+    return "clients/" + unique(prefix)
 
 
 def log_tail(server: Server, lines: int = 40) -> str:
@@ -121,6 +120,12 @@ class Clients:
 
     def close(self) -> None:
         shutil.rmtree(self._short, ignore_errors=True)
+
+    def __enter__(self) -> Clients:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- running --------------------------------------------------------------------------------
 
@@ -235,13 +240,6 @@ def _tail(data: str | bytes | None, limit: int = 3000) -> str:
 
 # -- reading images straight over HTTP -------------------------------------------------------------
 
-ACCEPT_MANIFESTS = ", ".join([
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-])
-
 
 def fetch_image(server: Server, repo: str, reference: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, bytes]]:
     """GET a single-platform image over HTTP and check it end to end.
@@ -254,11 +252,11 @@ def fetch_image(server: Server, repo: str, reference: str) -> tuple[dict[str, An
         assert r.status_code == 200, (r.status_code, r.text)
         manifest = r.json()
         if reference.startswith("sha256:"):
-            assert sha256_hex(r.content) == reference
-        assert r.headers.get("Docker-Content-Digest", sha256_hex(r.content)) == sha256_hex(r.content)
+            assert sha256(r.content) == reference
+        assert r.headers.get("Docker-Content-Digest", sha256(r.content)) == sha256(r.content)
         r = http.get(f"/v2/{repo}/blobs/{manifest['config']['digest']}")
         assert r.status_code == 200, (r.status_code, r.text)
-        assert sha256_hex(r.content) == manifest["config"]["digest"]
+        assert sha256(r.content) == manifest["config"]["digest"]
         config = r.json()
         diff_ids = config["rootfs"]["diff_ids"]
         assert len(diff_ids) == len(manifest["layers"])
@@ -267,15 +265,11 @@ def fetch_image(server: Server, repo: str, reference: str) -> tuple[dict[str, An
             r = http.get(f"/v2/{repo}/blobs/{desc['digest']}")
             assert r.status_code == 200, (desc, r.status_code, r.text)
             assert len(r.content) == desc["size"]
-            assert sha256_hex(r.content) == desc["digest"]
+            assert sha256(r.content) == desc["digest"]
             raw = gzip.decompress(r.content) if r.content[:2] == b"\x1f\x8b" else r.content
-            assert sha256_hex(raw) == diff_id
+            assert sha256(raw) == diff_id
             files.update(layer_files(raw))
     return manifest, config, files
-
-
-def sha256_hex(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def with_query(url: str, **params: str) -> str:

@@ -37,8 +37,5 @@ if REFERENCE:
 @pytest.fixture()
 def clients(tmp_path: Path, registry: RegistryServer) -> Iterator[Clients]:
     """skopeo/podman/buildah/umoci with per-test storage and config, aimed at the session registry."""
-    c = Clients(tmp_path / "clients", registry)
-    try:
+    with Clients(tmp_path / "clients", registry) as c:
         yield c
-    finally:
-        c.close()

@@ -1,4 +1,4 @@
-"""Small, deterministic OCI image layouts for the client tests (stdlib only).
+"""Small, deterministic OCI image layouts for the client tests (stdlib and support only).
 
 Layers are real tar archives (so buildah/podman/umoci can unpack them) wrapped in
 gzip at deflate level 0, like ../shared/bench/make_images.py: skopeo then treats
@@ -9,7 +9,6 @@ push and a pull.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import platform
@@ -19,11 +18,13 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-MT_INDEX = "application/vnd.oci.image.index.v1+json"
-MT_CONFIG = "application/vnd.oci.image.config.v1+json"
+from support import OCI_CONFIG as MT_CONFIG
+from support import OCI_EMPTY as MT_EMPTY  # noqa: F401 - the client tests import it from here
+from support import OCI_INDEX as MT_INDEX
+from support import OCI_MANIFEST as MT_MANIFEST
+from support import canonical, sha256
+
 MT_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-MT_EMPTY = "application/vnd.oci.empty.v1+json"
 REF_NAME = "org.opencontainers.image.ref.name"
 EPOCH = "1970-01-01T00:00:00Z"
 
@@ -32,14 +33,6 @@ def host_arch() -> str:
     """The GOARCH name of this machine (what podman/buildah select by default)."""
     m = platform.machine().lower()
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(m, m)
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def canonical(obj: object) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
 
 
 def random_bytes(seed: str, size: int) -> bytes:

@@ -73,13 +73,11 @@ def digest_of(data: bytes, algorithm: str = "sha256") -> str:
     return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
 
 
-@dataclass(frozen=True)
-class Blob:
-    """Bytes with their digest, and the media type used when a descriptor points at them."""
+class _Content:
+    """Bytes pushed as they are: their digest (in their algorithm) and size."""
 
     content: bytes
-    media_type: str = OCTET
-    algorithm: str = "sha256"
+    algorithm: str
 
     @property
     def digest(self) -> str:
@@ -88,6 +86,15 @@ class Blob:
     @property
     def size(self) -> int:
         return len(self.content)
+
+
+@dataclass(frozen=True)
+class Blob(_Content):
+    """Bytes with their digest, and the media type used when a descriptor points at them."""
+
+    content: bytes
+    media_type: str = OCTET
+    algorithm: str = "sha256"
 
     def descriptor(self, media_type: str | None = None, **extra: Any) -> dict[str, Any]:
         d: dict[str, Any] = {"mediaType": media_type or self.media_type, "digest": self.digest,
@@ -97,21 +104,13 @@ class Blob:
 
 
 @dataclass(frozen=True)
-class Manifest:
+class Manifest(_Content):
     """A manifest document as the exact bytes pushed, with the Content-Type to push it with."""
 
     content: bytes
     media_type: str
     algorithm: str = "sha256"
     doc: Mapping[str, Any] = field(default_factory=dict, compare=False)
-
-    @property
-    def digest(self) -> str:
-        return digest_of(self.content, self.algorithm)
-
-    @property
-    def size(self) -> int:
-        return len(self.content)
 
     def descriptor(self, **extra: Any) -> dict[str, Any]:
         d: dict[str, Any] = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}

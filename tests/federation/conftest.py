@@ -11,9 +11,8 @@ from fedtools import FedServer, Local, RegistryDb
 
 from cargohold.core.access import AccessService
 from cargohold.core.signing_keys import KeyRing
-from cargohold.metadata.migrate import upgrade
 from cargohold.metadata.sql import SqlMetadataStore, create_engine
-from support import OUTBOUND_LOOPBACK, _fresh_database_url, running_registry
+from support import OUTBOUND_LOOPBACK, fresh_metadata_store, running_registry, server_database_url
 from support_oidc import OidcIssuer
 
 
@@ -30,8 +29,7 @@ def fed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FedServer]:
     data = tmp_path_factory.mktemp("federation") / "data"
     env = {"CARGOHOLD_ALLOW_INSECURE_ISSUERS": "true", "CARGOHOLD_OWNER_PASSWORD": password, **OUTBOUND_LOOPBACK}
     with running_registry(data, workers=1, extra_env=env) as server:
-        url = server.env.get("CARGOHOLD_DATABASE_URL") or f"sqlite:///{(data / 'metadata.db').resolve()}"
-        meta = SqlMetadataStore(create_engine(url))
+        meta = SqlMetadataStore(create_engine(server_database_url(server)))
         registry = meta.get_registry("cargohold")
         assert registry is not None
         db = RegistryDb(meta, registry)
@@ -43,13 +41,6 @@ def fed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FedServer]:
 
 @pytest.fixture()
 def local(tmp_path: Path) -> Iterator[Local]:
-    url = _fresh_database_url() or f"sqlite:///{tmp_path / 'meta.db'}"
-    engine = create_engine(url)
-    upgrade(engine)
-    meta = SqlMetadataStore(engine)
-    registry = meta.ensure_registry("fedtest", "127.0.0.1:5999")
-    db = RegistryDb(meta, registry)
-    try:
+    with fresh_metadata_store(tmp_path) as meta:
+        db = RegistryDb(meta, meta.ensure_registry("fedtest", "127.0.0.1:5999"))
         yield Local(db, AccessService(db.store, KeyRing(tmp_path / "keys")))
-    finally:
-        db.close()

@@ -2,36 +2,30 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
-from support import RegistryServer
+from support import ACCEPT_MANIFESTS as ACCEPT
+from support import (
+    DOCKER_LIST,
+    DOCKER_MANIFEST,
+    OCI_EMPTY,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    RegistryServer,
+    canonical,
+    push_blob,
+    push_manifest,
+    sha256,
+    unique,
+)
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_EMPTY = "application/vnd.oci.empty.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-ACCEPT = ", ".join([OCI_MANIFEST, OCI_INDEX, "application/vnd.docker.distribution.manifest.v2+json",
-                    "application/vnd.docker.distribution.manifest.list.v2+json"])
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def canonical(obj: object) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
+__all__ = ["ACCEPT", "DOCKER_LIST", "DOCKER_MANIFEST", "OCI_EMPTY", "OCI_INDEX", "OCI_MANIFEST", "ImportCall",
+           "blob_status", "call_import", "canonical", "imported", "manifest_bytes", "push_blob", "push_manifest",
+           "referrer_digests", "referrer_of", "sha256", "simple_image", "storage_used", "tags", "unique"]
 
 
 class ImportCall:
@@ -80,24 +74,6 @@ def imported(server: RegistryServer, source: str, *targets: str, **extra: Any) -
 
 
 # --- pushing raw content (any registry; auth is None for an anonymous Distribution) -----------------
-
-
-def push_blob(http: httpx.Client, repo: str, data: bytes | Iterator[bytes], digest: str | None = None) -> str:
-    digest = digest or sha256(data if isinstance(data, bytes) else b"")
-    r = http.post(f"/v2/{repo}/blobs/uploads/")
-    assert r.status_code == 202, (r.status_code, r.text)
-    location = r.headers["location"]
-    sep = "&" if "?" in location else "?"
-    r = http.put(f"{location}{sep}digest={digest}", content=data,
-                 headers={"Content-Type": "application/octet-stream"})
-    assert r.status_code == 201, (r.status_code, r.text)
-    return digest
-
-
-def push_manifest(http: httpx.Client, repo: str, reference: str, body: bytes, media_type: str) -> str:
-    r = http.put(f"/v2/{repo}/manifests/{reference}", content=body, headers={"Content-Type": media_type})
-    assert r.status_code == 201, (r.status_code, r.text)
-    return sha256(body)
 
 
 def simple_image(http: httpx.Client, repo: str, tag: str | None, seed: str, layer_size: int = 4096

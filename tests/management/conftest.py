@@ -9,22 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from mgmttools import OWNER_PASSWORD, Api
+from mgmttools import Api
 
-from support import RegistryServer, running_registry
+from support import RegistryServer, owner_api_fixture, owner_registry_fixture, unique
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
-    data = tmp_path_factory.mktemp("management") / "data"
-    with running_registry(data, workers=1, extra_env={"CARGOHOLD_OWNER_PASSWORD": OWNER_PASSWORD}) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def owner(server: RegistryServer) -> Iterator[Api]:
-    with Api(server.url, "owner", OWNER_PASSWORD) as api:
-        yield api
+server = owner_registry_fixture("management", workers=1)
+owner = owner_api_fixture()
 
 
 @pytest.fixture()
@@ -46,10 +36,10 @@ def as_user(server: RegistryServer, owner: Api) -> Iterator[Callable[..., Api]]:
         api.close()
 
 
-@pytest.fixture()
-def unique() -> Callable[[str], str]:
-    """unique("tok") → a fresh valid name such as tok-3f9a1c."""
-    return lambda prefix: f"{prefix}-{secrets.token_hex(3)}"
+@pytest.fixture(name="unique")
+def unique_fixture() -> Callable[[str], str]:
+    """unique("tok") → a fresh valid name such as tok-3f9a1c0d (support.unique)."""
+    return unique
 
 
 @pytest.fixture()

@@ -4,77 +4,18 @@ token flow (GET /oauth2/token with Basic credentials → Bearer on /v2/) for pus
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-OWNER_PASSWORD = "owner-" + secrets.token_urlsafe(12)  # given to the test registries through the environment
-ERROR_STATUSES = {400: "INVALID_ARGUMENT", 401: "UNAUTHORIZED", 403: "DENIED", 404: "NOT_FOUND", 409: "CONFLICT"}
+# The /api client and its error check live in support; imported here under their old home too.
+from support import ERROR_STATUSES, OCI_CONFIG, OCI_MANIFEST, OCTET, OWNER_PASSWORD, Api, check_error, sha256
 
-
-def check_error(response: httpx.Response) -> dict[str, Any]:
-    """A 4xx answer is `{"errors":[{code, message, detail}]}` with the status's code; returns the error."""
-    assert response.headers["content-type"].startswith("application/json"), response.text
-    body = response.json()
-    assert set(body) == {"errors"} and len(body["errors"]) == 1, body
-    error = body["errors"][0]
-    assert set(error) == {"code", "message", "detail"}, error
-    assert isinstance(error["message"], str) and error["message"], error
-    if response.status_code in ERROR_STATUSES:
-        assert error["code"] == ERROR_STATUSES[response.status_code], (response.status_code, error)
-    return error  # type: ignore[no-any-return]
-
-
-class Api:
-    """/api/... as one identity (HTTP Basic). `expect` asserts the status; 4xx bodies are checked."""
-
-    def __init__(self, url: str, username: str | None, password: str | None) -> None:
-        auth = httpx.BasicAuth(username, password) if username is not None and password is not None else None
-        self.username = username
-        self.password = password
-        self.http = httpx.Client(base_url=url + "/api", auth=auth, timeout=60.0)
-
-    def __enter__(self) -> Api:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.http.close()
-
-    def call(self, method: str, path: str, body: Any = None, *, expect: int | None = None,
-             params: dict[str, Any] | None = None) -> httpx.Response:
-        response = self.http.request(method, path, json=body, params=params)
-        assert response.status_code < 500, (method, path, response.status_code, response.text)
-        if 400 <= response.status_code < 500:
-            check_error(response)
-        if expect is not None:
-            assert response.status_code == expect, (method, path, response.status_code, response.text)
-        return response
-
-    def _json(self, response: httpx.Response) -> Any:
-        return response.json() if response.content else None
-
-    def get(self, path: str, *, expect: int | None = 200, **params: Any) -> Any:
-        return self._json(self.call("GET", path, expect=expect, params=params or None))
-
-    def post(self, path: str, body: Any = None, *, expect: int | None = 200) -> Any:
-        return self._json(self.call("POST", path, {} if body is None else body, expect=expect))
-
-    def patch(self, path: str, body: Any, *, expect: int | None = 200) -> Any:
-        return self._json(self.call("PATCH", path, body, expect=expect))
-
-    def delete(self, path: str, *, expect: int | None = 204) -> Any:
-        return self._json(self.call("DELETE", path, expect=expect))
-
-    def error(self, method: str, path: str, body: Any = None, *, status: int) -> dict[str, Any]:
-        return check_error(self.call(method, path, body, expect=status))
+__all__ = ["ERROR_STATUSES", "OWNER_PASSWORD", "Api", "Registry", "can_sign_in", "check_error", "eventually",
+           "granted", "password_value", "token_response"]
 
 
 def password_value(token: dict[str, Any], name: str) -> str:
@@ -152,22 +93,19 @@ class Registry:
         config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers",
                                                                              "diff_ids": []}}).encode()
         for blob in (payload, config):
-            digest = "sha256:" + hashlib.sha256(blob).hexdigest()
             r = self._send("POST", f"/v2/{repository}/blobs/uploads/", repository, "pull,push",
-                           params={"digest": digest}, content=blob,
-                           headers={"Content-Type": "application/octet-stream"})
+                           params={"digest": sha256(blob)}, content=blob, headers={"Content-Type": OCTET})
             if r.status_code != 201:
                 return False
         manifest = {
-            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": len(config),
-                       "digest": "sha256:" + hashlib.sha256(config).hexdigest()},
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "size": len(config), "digest": sha256(config)},
             "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "size": len(payload),
-                        "digest": "sha256:" + hashlib.sha256(payload).hexdigest()}],
+                        "digest": sha256(payload)}],
         }
         r = self._send("PUT", f"/v2/{repository}/manifests/{tag}", repository, "pull,push",
                        content=json.dumps(manifest).encode(),
-                       headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+                       headers={"Content-Type": OCI_MANIFEST})
         return r.status_code == 201
 
     def pull(self, repository: str, tag: str) -> bool:

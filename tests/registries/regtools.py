@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from mgmttools import Api
+
+from support import unique
 
 
 @dataclass
@@ -28,11 +29,12 @@ class Created:
 
 
 def unique_name(prefix: str = "reg") -> str:
-    return f"{prefix}{uuid.uuid4().hex[:10]}"
+    """A registry name: letters and digits only."""
+    return unique(prefix, sep="", size=10)
 
 
 def create_registry(operator: Api, sku: str, login_server: str | None = None, **extra: Any) -> Created:
-    name = f"reg{uuid.uuid4().hex[:10]}"
+    name = unique_name()
     server = login_server or f"{name}.example.test:5000"
     body = operator.post("/registries", {"name": name, "loginServer": server, "sku": sku, **extra}, expect=201)
     return Created(name, server, body["ownerCredentials"]["password"], body)

@@ -137,10 +137,7 @@ def test_downgrade_refusals_name_what_they_would_strand(operator: Api, ops_regis
 def test_leaving_premium_with_retention_enabled_is_refused(operator: Api, ops_registry: RegistryServer) -> None:
     created = create_registry(operator, "Premium")
     with created.api(ops_registry.url) as own:
-        response = own.call("PATCH", "/registry/retention", {"status": "enabled", "days": 3})
-        if response.status_code == 404:
-            pytest.skip("the retention API is not in this tree")
-        assert response.status_code == 200, response.text
+        own.patch("/registry/retention", {"status": "enabled", "days": 3})
         error = operator.error("PATCH", f"/registries/{created.name}", {"sku": "Standard"}, status=409)
         assert "retention policy is enabled" in error["message"]
         own.patch("/registry/retention", {"status": "disabled"})

@@ -15,22 +15,10 @@ for extra in (HERE.parent / "management", HERE.parent / "cli", HERE.parent / "cl
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
-from mgmttools import OWNER_PASSWORD, Api  # noqa: E402
+from support import RegistryServer, owner_api_fixture, owner_registry_fixture  # noqa: E402
 
-from support import RegistryServer, running_registry  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
-    data = tmp_path_factory.mktemp("repositories") / "data"
-    with running_registry(data, workers=2, extra_env={"CARGOHOLD_OWNER_PASSWORD": OWNER_PASSWORD}) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def owner(server: RegistryServer) -> Iterator[Api]:
-    with Api(server.url, "owner", OWNER_PASSWORD) as api:
-        yield api
+server = owner_registry_fixture("repositories", workers=2)
+owner = owner_api_fixture()
 
 
 @pytest.fixture(scope="module")

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 
 import httpx
 
-MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-MT_CONFIG = "application/vnd.oci.image.config.v1+json"
-MT_LAYER = "application/vnd.oci.image.layer.v1.tar"
+from support import OCI_CONFIG as MT_CONFIG
+from support import OCI_LAYER as MT_LAYER
+from support import OCI_MANIFEST as MT_MANIFEST
+from support import error_of, put_manifest, unique
+from support import sha256 as digest_of
+from support import upload_blob as upload
 
-
-def digest_of(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def upload(v2: httpx.Client, repo: str, blob: bytes) -> httpx.Response:
-    return v2.post(f"/v2/{repo}/blobs/uploads/", params={"digest": digest_of(blob)}, content=blob,
-                   headers={"Content-Type": "application/octet-stream"})
+__all__ = ["MT_CONFIG", "MT_LAYER", "MT_MANIFEST", "digest_of", "error_of", "image", "pull_status", "push",
+           "put_manifest", "unique", "upload"]
 
 
 def image(payload: str) -> tuple[bytes, list[bytes]]:
@@ -37,10 +29,6 @@ def image(payload: str) -> tuple[bytes, list[bytes]]:
         "layers": [{"mediaType": MT_LAYER, "size": len(layer), "digest": digest_of(layer)}],
     }).encode()
     return manifest, [config, layer]
-
-
-def put_manifest(v2: httpx.Client, repo: str, reference: str, manifest: bytes) -> httpx.Response:
-    return v2.put(f"/v2/{repo}/manifests/{reference}", content=manifest, headers={"Content-Type": MT_MANIFEST})
 
 
 def push(v2: httpx.Client, repo: str, tag: str | None, payload: str | None = None) -> str:
@@ -57,8 +45,3 @@ def push(v2: httpx.Client, repo: str, tag: str | None, payload: str | None = Non
 
 def pull_status(v2: httpx.Client, repo: str, reference: str, method: str = "GET") -> int:
     return v2.request(method, f"/v2/{repo}/manifests/{reference}", headers={"Accept": MT_MANIFEST}).status_code
-
-
-def error_of(response: httpx.Response) -> dict[str, object]:
-    body = response.json()
-    return body["errors"][0]  # type: ignore[no-any-return]

@@ -17,10 +17,9 @@ from repotools import digest_of, error_of, image, pull_status, push, put_manifes
 from cargohold.core.errors import Denied
 from cargohold.core.manifests import store_manifest
 from cargohold.core.ports.records import NewManifest, TagImmutabilityRule
-from cargohold.metadata.migrate import upgrade
 from cargohold.metadata.repository_sql import SqlRepositoryStore
-from cargohold.metadata.sql import SqlMetadataStore, create_engine, now
-from support import RegistryServer, _fresh_database_url
+from cargohold.metadata.sql import SqlMetadataStore, now
+from support import RegistryServer, fresh_metadata_store
 
 RELEASE = r"v\d+\.\d+\.\d+"
 
@@ -128,12 +127,8 @@ def test_racing_pushes_over_http(owner: Api, server: RegistryServer) -> None:
 
 @pytest.fixture()
 def store(tmp_path: Path) -> Iterator[SqlMetadataStore]:
-    url = _fresh_database_url() or f"sqlite:///{tmp_path / 'meta.db'}"
-    engine = create_engine(url)
-    upgrade(engine)
-    s = SqlMetadataStore(engine)
-    yield s
-    s.close()
+    with fresh_metadata_store(tmp_path) as s:
+        yield s
 
 
 def _manifest(i: int) -> NewManifest:

@@ -13,10 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "management"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "cli"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "clients"))
 
-from mgmttools import OWNER_PASSWORD, Api
 from retentiontools import Stores
 
-from support import RegistryServer, _fresh_database_url, running_registry
+from support import _fresh_database_url, owner_api_fixture, owner_registry_fixture
 
 JOB_INTERVAL = "0.5"
 
@@ -30,15 +29,6 @@ def stores(tmp_path: Path) -> Iterator[Stores]:
         s.metadata.close()
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
-    data = tmp_path_factory.mktemp("retention") / "data"
-    env = {"CARGOHOLD_OWNER_PASSWORD": OWNER_PASSWORD, "CARGOHOLD_JOB_INTERVAL_SECONDS": JOB_INTERVAL}
-    with running_registry(data, workers=2, extra_env=env) as s:
-        yield s
-
-
-@pytest.fixture(scope="session")
-def owner(server: RegistryServer) -> Iterator[Api]:
-    with Api(server.url, "owner", OWNER_PASSWORD) as api:
-        yield api
+server = owner_registry_fixture("retention", workers=2, scope="session",
+                                extra_env={"CARGOHOLD_JOB_INTERVAL_SECONDS": JOB_INTERVAL})
+owner = owner_api_fixture(scope="session")

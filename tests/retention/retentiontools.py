@@ -9,7 +9,7 @@ from cargohold.metadata.access_sql import SqlAccessStore
 from cargohold.metadata.migrate import upgrade
 from cargohold.metadata.retention_sql import SqlRetentionStore
 from cargohold.metadata.sql import SqlMetadataStore, create_engine
-from support import RegistryServer
+from support import RegistryServer, server_database_url
 
 
 class Stores:
@@ -29,8 +29,7 @@ class Stores:
 
 def server_engine(server: RegistryServer) -> sa.Engine:
     """The server's own database, for what the API cannot do yet (set a SKU, a lock, a timestamp)."""
-    url = server.env.get("CARGOHOLD_DATABASE_URL") or f"sqlite:///{(server.data_dir / 'metadata.db').resolve()}"
-    return sa.create_engine(url)
+    return sa.create_engine(server_database_url(server))
 
 
 def server_sql(server: RegistryServer, statement: str, **params: object) -> None:

@@ -3,7 +3,6 @@ what it deletes, what it keeps, and what the data plane shows afterwards."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -16,13 +15,10 @@ from mgmttools import OWNER_PASSWORD, Api, Registry
 from retentiontools import server_sql
 
 from support import RegistryServer
+from support import sha256 as digest_of
 
 OCI_IMAGE = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-
-
-def digest_of(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 class Pusher:

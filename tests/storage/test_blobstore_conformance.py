@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,16 +10,13 @@ import pytest
 
 from cargohold.core.ports.blob_store import BlobStore, UploadDamaged
 from cargohold.storage.filesystem import FilesystemBlobStore
+from support import sha256 as digest_of
 
 
 @pytest.fixture(params=["filesystem"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
     if request.param == "filesystem":
         yield FilesystemBlobStore(tmp_path / "storage")
-
-
-def digest_of(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def upload(store: BlobStore, upload_id: str, *chunks: bytes) -> int:
