@@ -57,7 +57,7 @@ class SettingsView:
     allow_insecure_issuers: Annotated[bool, setting(
         False, "workload identity federation: also trust OIDC issuers at http://127.0.0.1 or http://localhost "
         "(tests and local development only; otherwise issuers must be https URLs)")]
-    # Slow clients (slow_clients.py) and open uploads (core/upload_caps.py).
+    # Slow clients (runtime/slow_clients.py) and open uploads (core/upload_caps.py).
     header_timeout_seconds: Annotated[float, setting(20, "a request head must arrive within this (0: no limit)", ge=0)]
     body_idle_timeout_seconds: Annotated[float, setting(
         60, "a request body may pause this long between bytes; then 408 and the connection is closed (0: no limit)",

@@ -78,7 +78,7 @@ def die_with_parent(parent: int) -> None:
 def run_worker(reserved: socket.socket) -> None:
     from uvicorn import Config, Server
 
-    from cargohold.slow_clients import GuardedHttpToolsProtocol
+    from cargohold.runtime.slow_clients import GuardedHttpToolsProtocol
 
     sock = worker_socket(reserved)
     settings = json.loads(os.environ[RESOLVED_ENV])

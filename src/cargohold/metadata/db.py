@@ -219,12 +219,17 @@ class Database:
             del ids[next(iter(ids))]
         ids[key] = (stamp, repo_id)
 
-    def repository_id(self, conn: sa.Connection, registry_id: int, repository: str, create: bool) -> int | None:
+    def _cached_repo_id(self, registry_id: int, repository: str) -> tuple[tuple[int, str], bytes, int | None]:
+        """The cache key, the REMOVALS stamp to learn under, and the cached id when still valid."""
         key = (registry_id, repository)
         stamp = self.generations.current(REMOVALS)
         cached = self._repo_ids.get(key)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
+        return key, stamp, cached[1] if cached is not None and cached[0] == stamp else None
+
+    def repository_id(self, conn: sa.Connection, registry_id: int, repository: str, create: bool) -> int | None:
+        key, stamp, cached = self._cached_repo_id(registry_id, repository)
+        if cached is not None:
+            return cached
         params = {"registry_id": registry_id, "name": repository}
         found = conn.execute(self._q_repo_id, params).scalar()
         if found is None:
@@ -242,11 +247,9 @@ class Database:
 
     def fast_repository_id(self, cur: Cursor, registry_id: int, repository: str, create: bool) -> int | None:
         """repository_id for a Cursor."""
-        key = (registry_id, repository)
-        stamp = self.generations.current(REMOVALS)
-        cached = self._repo_ids.get(key)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
+        key, stamp, cached = self._cached_repo_id(registry_id, repository)
+        if cached is not None:
+            return cached
         params = {"registry_id": registry_id, "name": repository}
         row = cur.one(self._p_repo_id, params)
         if row is None:
