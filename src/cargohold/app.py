@@ -19,7 +19,7 @@ from cargohold.api.distribution.routes import routes as distribution_routes
 from cargohold.api.health import health_routes
 from cargohold.api.management import management_mount
 from cargohold.api.management.services import Management
-from cargohold.api.space_errors import OUT_OF_SPACE_ERRORS, out_of_space_handler
+from cargohold.api.space_errors import out_of_space_errors, out_of_space_handler
 from cargohold.core.access import AccessService
 from cargohold.core.attributes import RepositoryLocks
 from cargohold.core.blobs import BlobService
@@ -157,7 +157,7 @@ def create_app(settings: SettingsView | None = None) -> Starlette:
             RegistryError: handle_registry_error,
             HTTPException: _http_error,
             ClientDisconnect: _disconnect,
-            **dict.fromkeys(OUT_OF_SPACE_ERRORS, out_of_space_handler(lambda r: r.app.state.space,
+            **dict.fromkeys(out_of_space_errors(), out_of_space_handler(lambda r: r.app.state.space,
                                                                        registry_error_response, _unexpected)),
             Exception: _unexpected,
         },

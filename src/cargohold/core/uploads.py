@@ -18,17 +18,16 @@ from datetime import UTC, datetime, timedelta
 from cargohold.core.attributes import RepositoryLocks
 from cargohold.core.blocking import blocking
 from cargohold.core.digests import Digest, ResumableHasher
-from cargohold.core.errors import BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid
+from cargohold.core.errors import BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, RangeInvalid
 from cargohold.core.names import validate_repository_name
 from cargohold.core.ports.blob_store import BlobStore, UploadDamaged, UploadWriter
 from cargohold.core.ports.metadata_store import MetadataStore
 from cargohold.core.ports.records import UploadRecord
 from cargohold.core.ports.registry_store import QuotaExceeded
 from cargohold.core.storage_space import StorageSpace
+from cargohold.core.upload_body import Body, drain
 from cargohold.core.upload_caps import UploadCaps
 from cargohold.core.usage import QuotaGuard, StorageQuotaExceeded, record_blob
-
-BATCH = 1 << 20  # bytes handed to the writer thread at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,41 +62,6 @@ def _new_hasher(record: UploadRecord) -> ResumableHasher | None:
     if record.size == 0:
         return ResumableHasher(record.hash_algorithm)
     return ResumableHasher.resume(record.hash_algorithm, record.size, record.hash_state)
-
-
-class _Body:
-    """A request body taken in batches of at least BATCH bytes, counted against the declared length.
-
-    Whole small bodies arrive in one batch, so a small chunk costs one trip to a worker thread.
-    """
-
-    def __init__(self, body: AsyncIterator[bytes] | None, length: int | None) -> None:
-        self._chunks = body.__aiter__() if body is not None else None
-        self._length = length
-        self.received = 0
-        self.done = self._chunks is None
-
-    async def batch(self) -> list[bytes]:
-        parts: list[bytes] = []
-        buffered = 0
-        while self._chunks is not None and not self.done and buffered < BATCH:
-            try:
-                chunk = await anext(self._chunks)
-            except StopAsyncIteration:
-                self.done = True
-                break
-            if not chunk:
-                continue
-            parts.append(chunk)
-            buffered += len(chunk)
-            self.received += len(chunk)
-            if self._length is not None and self.received > self._length:
-                self.done = True  # more than declared: stop reading; check() refuses it
-        return parts
-
-    def check(self) -> None:
-        if self._length is not None and self.received != self._length:
-            raise SizeInvalid(f"received {self.received} bytes but Content-Length said {self._length}")
 
 
 @dataclass(slots=True)
@@ -148,13 +112,15 @@ class UploadService:
         self.caps = caps  # open sessions per repository and identity (core/upload_caps.py); None: uncapped
         self.space = space  # free space (core/storage_space.py); None: a full disk is not told apart
 
-    async def _out_of_space(self, exc: Exception, ref: UploadRef | None, needed: int) -> Exception:
+    async def _out_of_space(self, exc: Exception, ref: UploadRef | None, needed: int,
+                            body: AsyncIterator[bytes] | None = None) -> Exception:
         """What a failed write raises: for want of space, StorageFull (403) once the bytes the failure
         left past the acknowledged size are gone (the session stays, resumable or cancellable)."""
         if self.space is None or not self.space.is_out_of_space(exc):
             return exc
         if ref is not None:
             await blocking(self._drop_unacknowledged, ref)
+        await drain(body)
         return self.space.refusal(exc, needed)
 
     def _drop_unacknowledged(self, ref: UploadRef) -> None:
@@ -211,7 +177,7 @@ class UploadService:
         validate_repository_name(repository)
         _check_upload_id(upload_id)
         ref = UploadRef(registry_id, repository, upload_id, owner)
-        received = _Body(body, length)
+        received = Body(body, length)
         first = await received.batch()
         try:
             if received.done:
@@ -222,7 +188,7 @@ class UploadService:
         except StorageQuotaExceeded as e:
             raise await self._dropped_on_quota(upload_id, e) from None
         except Exception as e:
-            raise await self._out_of_space(e, ref, max(length or 0, received.received)) from None
+            raise await self._out_of_space(e, ref, max(length or 0, received.received), body) from None
 
     async def complete(
         self, registry_id: int, repository: str, upload_id: str, digest: str,
@@ -234,7 +200,7 @@ class UploadService:
         validate_repository_name(repository)
         _check_upload_id(upload_id)
         ref = UploadRef(registry_id, repository, upload_id, owner)
-        received = _Body(body, length)
+        received = Body(body, length)
         first = await received.batch()
         try:
             if received.done:
@@ -247,7 +213,7 @@ class UploadService:
         except StorageQuotaExceeded as e:
             raise await self._dropped_on_quota(upload_id, e) from None
         except Exception as e:
-            raise await self._out_of_space(e, ref, max(length or 0, received.received)) from None
+            raise await self._out_of_space(e, ref, max(length or 0, received.received), body) from None
         return CommittedBlob(str(expected), total)
 
     async def monolithic(
@@ -259,7 +225,7 @@ class UploadService:
         except StorageQuotaExceeded:
             raise
         except Exception as e:
-            raise await self._out_of_space(e, None, length or 0) from None
+            raise await self._out_of_space(e, None, length or 0, body) from None
 
     async def _monolithic(
         self, registry_id: int, repository: str, digest: str, body: AsyncIterator[bytes], length: int | None,
@@ -270,7 +236,7 @@ class UploadService:
         expected = Digest.parse(digest)
         ts = datetime.now(UTC)
         record = UploadRecord(str(uuid.uuid4()), registry_id, repository, 0, expected.algorithm, None, ts, ts)
-        received = _Body(body, length)
+        received = Body(body, length)
         first = await received.batch()
         if received.done:
             total = await blocking(self._monolithic_whole, record, received, first, expected)
@@ -305,7 +271,7 @@ class UploadService:
 
     # --- event-loop side of a streamed body ------------------------------------------------
 
-    async def _receive(self, locked: _Locked, received: _Body) -> list[bytes]:
+    async def _receive(self, locked: _Locked, received: Body) -> list[bytes]:
         """Write batches as they arrive (receiving overlaps with hashing and writing in a worker
         thread); the last batch is returned for the finishing call. Closes the writer on failure."""
         pending: asyncio.Future[None] | None = None
@@ -379,7 +345,7 @@ class UploadService:
         return locked
 
     def _append_whole(self, ref: UploadRef, start: int | None,
-                      received: _Body, parts: list[bytes]) -> UploadRecord:
+                      received: Body, parts: list[bytes]) -> UploadRecord:
         locked = self._lock(ref, start)
         try:
             received.check()
@@ -388,7 +354,7 @@ class UploadService:
         finally:
             locked.writer.close()
 
-    def _acknowledge(self, locked: _Locked, received: _Body, last: list[bytes]) -> UploadRecord:
+    def _acknowledge(self, locked: _Locked, received: Body, last: list[bytes]) -> UploadRecord:
         try:
             received.check()
             locked.write(last)
@@ -404,7 +370,7 @@ class UploadService:
             raise RangeInvalid("the upload moved while this chunk was written")
         return replace(record, size=locked.size, hash_state=state)
 
-    def _verify(self, locked: _Locked, received: _Body, last: list[bytes], expected: Digest) -> int:
+    def _verify(self, locked: _Locked, received: Body, last: list[bytes], expected: Digest) -> int:
         """Write the final chunk and check the digest of everything; the total size. Closes the writer."""
         try:
             received.check()
@@ -443,11 +409,11 @@ class UploadService:
             raise self.quota.translate(record.registry_id, e) from None
 
     def _complete_whole(self, ref: UploadRef, start: int | None,
-                        received: _Body, parts: list[bytes], expected: Digest) -> int:
+                        received: Body, parts: list[bytes], expected: Digest) -> int:
         locked = self._lock(ref, start)
         return self._finish_and_commit(locked, received, parts, expected)
 
-    def _finish_and_commit(self, locked: _Locked, received: _Body, last: list[bytes], expected: Digest) -> int:
+    def _finish_and_commit(self, locked: _Locked, received: Body, last: list[bytes], expected: Digest) -> int:
         total = self._verify(locked, received, last, expected)
         self._commit(locked.record, expected, total, locked.record.id)
         return total
@@ -469,11 +435,11 @@ class UploadService:
             self.store.delete_upload(record.id)
             raise
 
-    def _monolithic_whole(self, record: UploadRecord, received: _Body, parts: list[bytes], expected: Digest) -> int:
+    def _monolithic_whole(self, record: UploadRecord, received: Body, parts: list[bytes], expected: Digest) -> int:
         locked = self._start_and_write(record, [])
         return self._finish_monolithic(locked, received, parts, expected)
 
-    def _finish_monolithic(self, locked: _Locked, received: _Body, last: list[bytes], expected: Digest) -> int:
+    def _finish_monolithic(self, locked: _Locked, received: Body, last: list[bytes], expected: Digest) -> int:
         record = locked.record
         with self.store.committing():
             try:

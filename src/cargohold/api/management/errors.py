@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from cargohold.api.errors import status_for
-from cargohold.api.space_errors import OUT_OF_SPACE_ERRORS, out_of_space_handler
+from cargohold.api.space_errors import out_of_space_errors, out_of_space_handler
 from cargohold.core import errors as e
 from cargohold.core.storage_space import StorageSpace
 
@@ -84,7 +84,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     space_errors = out_of_space_handler(_space, lambda full: error_response(403, full.code, full.message, full.detail),
                                         _unexpected)
-    for cls in OUT_OF_SPACE_ERRORS:  # metadata/ turns IntegrityError into Conflict before it gets here
+    for cls in out_of_space_errors():  # metadata/ turns IntegrityError into Conflict before it gets here
         app.add_exception_handler(cls, space_errors)
     app.add_exception_handler(Exception, _unexpected)
 
